@@ -1,0 +1,48 @@
+"""The one error hierarchy. The CLI turns these into messages in exactly one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PsoasError(Exception):
+    """Base of every error the user can cause or fix; its str() is the whole message."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake at a place in a source file; line and column are 1-based."""
+
+    file: Path
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class RoutineError(PsoasError):
+    """A routine file has one or more mistakes, all reported at once."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(sorted(problems, key=lambda p: (str(p.file), p.line, p.column)))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class SourceFileError(PsoasError):
+    """A routine file that cannot be read at all (missing, unreadable, not YAML)."""
+
+
+class UsageError(PsoasError):
+    """Options that do not fit together or name nothing (e.g. a --set for an unknown var)."""
+
+
+class EngineError(PsoasError):
+    """The speech engine is missing, failed, hung, or lacks the voice asked for."""
+
+
+class EncodeError(PsoasError):
+    """ffmpeg is missing or failed to write the MP3."""

@@ -1,0 +1,120 @@
+"""YAML -> plain data plus the source position of every node, so errors can point at lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import Problem, RoutineError, SourceFileError
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A parsed YAML file: its data, and where each value (and each mapping key) stands."""
+
+    path: Path
+    data: object
+    values: dict[Path_, Position] = field(default_factory=dict)
+    keys: dict[Path_, Position] = field(default_factory=dict)
+
+    def position(self, loc: Path_, *, key: bool = False) -> Position:
+        """The position of the node at loc, or of its nearest ancestor that exists."""
+        loc = tuple(loc)
+        if key and loc in self.keys:
+            return self.keys[loc]
+        while loc not in self.values:
+            loc = loc[:-1]
+        return self.values[loc]
+
+    def problem(self, loc: Path_, message: str, *, key: bool = False) -> Problem:
+        pos = self.position(loc, key=key)
+        return Problem(self.path, pos.line, pos.column, message)
+
+
+def _pos(node: yaml.Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_document(path: Path) -> SourceDocument:
+    """Read and compose a YAML file safely; duplicate keys are mistakes, not silent overrides."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceFileError(f"{path}: is a directory, not a routine file") from None
+    except UnicodeDecodeError as exc:
+        raise SourceFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise SourceFileError(f"{path}: cannot read: {exc.strerror}") from None
+
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        doc = SourceDocument(path=path, data=None)
+        problems: list[Problem] = []
+        data = _convert(root, (), loader, doc, problems) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what = exc.problem or exc.context or "malformed YAML"
+        raise SourceFileError(f"{where}: YAML syntax error: {what}") from None
+    except yaml.YAMLError as exc:
+        raise SourceFileError(f"{path}: YAML syntax error: {exc}") from None
+    finally:
+        loader.dispose()
+    if problems:
+        raise RoutineError(problems)
+    if data is None:
+        raise RoutineError(
+            [Problem(path, 1, 1, "the file is empty; a routine needs a title and steps")]
+        )
+    return SourceDocument(path=path, data=data, values=doc.values, keys=doc.keys)
+
+
+def _convert(
+    node: yaml.Node,
+    loc: Path_,
+    loader: yaml.SafeLoader,
+    doc: SourceDocument,
+    problems: list[Problem],
+) -> object:
+    doc.values[loc] = _pos(node)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves "<<" merge keys
+        result: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                problems.append(
+                    Problem(doc.path, *_astuple(_pos(key_node)), f"keys must be names, got {key!r}")
+                )
+                continue
+            if key in result:
+                problems.append(
+                    Problem(doc.path, *_astuple(_pos(key_node)), f"'{key}' is given twice")
+                )
+                continue
+            doc.keys[(*loc, key)] = _pos(key_node)
+            result[key] = _convert(value_node, (*loc, key), loader, doc, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, (*loc, index), loader, doc, problems)
+            for index, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _astuple(pos: Position) -> tuple[int, int]:
+    return pos.line, pos.column
