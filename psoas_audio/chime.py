@@ -1,0 +1,63 @@
+"""Synthesized chimes: pure DSP, numbers in, samples out. No audio files ship with the tool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .pcm import SAMPLE_RATE, Signal
+
+CHIME_PEAK = 10 ** (-9 / 20)  # below eSpeak's speech peaks, so the bell never startles
+_SILENCE = 1e-3  # -60 dB: where an exponential decay counts as gone
+
+
+@dataclass(frozen=True)
+class Partial:
+    ratio: float  # frequency as a multiple of the base
+    detune: float  # Hz added, so close pairs beat slowly like a real bell
+    amplitude: float
+    decay: float  # the share of the chime's length this partial takes to fall by 60 dB
+
+
+@dataclass(frozen=True)
+class ChimeStyle:
+    base_hz: float
+    seconds: float
+    partials: tuple[Partial, ...]
+
+
+# Risset's additive bell (AUDIO-FACTS.md): inharmonic partials, detuned pairs, high ones die first.
+BELL = ChimeStyle(
+    base_hz=440.0,
+    seconds=6.0,
+    partials=tuple(
+        Partial(ratio, detune, amplitude, decay)
+        for ratio, detune, amplitude, decay in (
+            (0.56, 0.0, 1.0, 1.0), (0.56, 1.0, 0.67, 0.9), (0.92, 0.0, 1.0, 0.65),
+            (0.92, 1.7, 1.8, 0.55), (1.19, 0.0, 2.67, 0.325), (1.7, 0.0, 1.67, 0.35),
+            (2.0, 0.0, 1.46, 0.25), (2.74, 0.0, 1.33, 0.2), (3.0, 0.0, 1.33, 0.15),
+            (3.76, 0.0, 1.0, 0.1), (4.07, 0.0, 1.33, 0.075),
+        )
+    ),
+)  # fmt: skip
+
+STYLES: dict[str, ChimeStyle] = {"bell": BELL}
+DEFAULT_STYLE = "bell"
+
+
+def chime(style: str = DEFAULT_STYLE) -> Signal:
+    """The chime as float samples, from a 3 ms attack to an exact zero once it has faded."""
+    spec = STYLES[style]
+    count = int(spec.seconds * SAMPLE_RATE)
+    t = np.arange(count, dtype=np.float64) / SAMPLE_RATE
+    tone = np.zeros(count)
+    for p in spec.partials:
+        envelope = np.exp(np.log(_SILENCE) * t / (p.decay * spec.seconds))
+        tone += p.amplitude * envelope * np.sin(2 * np.pi * (spec.base_hz * p.ratio + p.detune) * t)
+    attack = min(count, int(0.003 * SAMPLE_RATE))
+    tone[:attack] *= np.linspace(0.0, 1.0, attack)
+    release = int(0.25 * SAMPLE_RATE)  # the last whisper of the tail goes smoothly to zero
+    tone[-release:] *= np.linspace(1.0, 0.0, release) ** 2
+    signal: Signal = (tone * (CHIME_PEAK / np.max(np.abs(tone)))).astype(np.float32)
+    return signal

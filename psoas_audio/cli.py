@@ -1,0 +1,222 @@
+"""The command line: options in, one library call, errors printed in exactly one place."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from . import pipeline
+from .durations import format_clock
+from .errors import PsoasError, UsageError
+from .pcm import to_seconds
+from .routine import RoutineFile
+from .speech.engine import engine_path
+from .speech.process import EngineProcess
+from .timeline import Timeline
+
+app = typer.Typer(
+    help="Compile YAML body-work routines into voice-guided MP3s with exact silences.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+stderr = Console(stderr=True, highlight=False)
+
+Routines = Annotated[list[Path], typer.Argument(help="Routine YAML files.", show_default=False)]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="NAME=VALUE", help="Override a routine var (repeatable)."),
+]
+EngineOpt = Annotated[str | None, typer.Option("--engine", help="Speech engine, e.g. pyttsx3.")]
+VoiceOpt = Annotated[str | None, typer.Option("--voice", help="Voice id or name (see 'voices').")]
+RateOpt = Annotated[
+    int | None, typer.Option("--rate", min=80, max=450, help="Speaking rate in words per minute.")
+]
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Every PsoasError becomes its message on stderr and exit code 1; no traceback."""
+    try:
+        yield
+    except PsoasError as exc:
+        stderr.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        stderr.print("interrupted; nothing was written", markup=False)
+        raise typer.Exit(130) from None
+
+
+def _options(
+    sets: list[str] | None, engine: str | None, voice: str | None, rate: int | None
+) -> pipeline.Options:
+    overrides: dict[str, str] = {}
+    for item in sets or []:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise UsageError(f"--set {item}: expected NAME=VALUE, e.g. --set hold=30s")
+        overrides[name.strip()] = value.strip()
+    if engine is not None:
+        engine_path(engine)  # an unknown engine is reported before any file is read
+    return pipeline.Options(overrides=overrides, engine=engine, voice=voice, rate=rate)
+
+
+class _Bars:
+    """Progress bars on stderr, only when a person is watching."""
+
+    def __init__(self, progress: Progress, label: str) -> None:
+        self.progress, self.label = progress, label
+        self.task: TaskID | None = None
+
+    def start(self, stage: str, total: int) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(f"{self.label}: {stage}", total=max(total, 1))
+
+    def update(self, done: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=done)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[pipeline.Progress | None]:
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        yield _Bars(progress, label)
+
+
+@app.command(
+    epilog="Examples:  psoas-audio build routines/psoas-release.yaml\n\n"
+    "psoas-audio build routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 140 "
+    "-o ~/lunge.mp3"
+)
+def build(
+    routines: Routines,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="MP3 path, or a folder [default: output/STEM.mp3]."),
+    ] = None,
+    sets: Sets = None,
+    engine: EngineOpt = None,
+    voice: VoiceOpt = None,
+    rate: RateOpt = None,
+) -> None:
+    """Build each routine into an MP3 and print its path and length."""
+    with _reported():
+        options = _options(sets, engine, voice, rate)
+        targets = _targets(routines, output)
+        sources = _check_all(routines, options)  # all mistakes first; nothing is written on any
+        for source, target in zip(sources, targets, strict=True):
+            with _progress(source.path.name) as progress:
+                built = pipeline.build(source, target, options, progress)
+            typer.echo(f"{built.output}  {format_clock(built.seconds)}")
+
+
+def _targets(routines: list[Path], output: Path | None) -> list[Path]:
+    if output is None:
+        return [Path("output") / f"{path.stem}.mp3" for path in routines]
+    if output.is_dir() or str(output).endswith(("/", "\\")):
+        return [output / f"{path.stem}.mp3" for path in routines]
+    if len(routines) > 1:
+        raise UsageError("-o names one file, but several routines were given; pass a folder")
+    return [output]
+
+
+def _check_all(routines: list[Path], options: pipeline.Options) -> list[RoutineFile]:
+    sources, failures = [], []
+    for path in routines:
+        try:
+            sources.append(pipeline.check(path, options))
+        except PsoasError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise PsoasError("\n".join(failures))
+    return sources
+
+
+@app.command(epilog="Example:  psoas-audio check routines/*.yaml")
+def check(routines: Routines, sets: Sets = None) -> None:
+    """Validate routines without building them; every mistake is shown as FILE:LINE:COL."""
+    with _reported():
+        options = _options(sets, None, None, None)
+        for source in _check_all(routines, options):
+            typer.echo(f"{source.path}: ok")
+
+
+@app.command(
+    epilog="Examples:  psoas-audio plan routines/bed-edge-stretch.yaml\n\n"
+    "psoas-audio plan routines/bed-edge-stretch.yaml --json | jq .duration"
+)
+def plan(
+    routine: Annotated[Path, typer.Argument(help="A routine YAML file.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    sets: Sets = None,
+    engine: EngineOpt = None,
+    voice: VoiceOpt = None,
+    rate: RateOpt = None,
+) -> None:
+    """Show the timeline (start, kind, text) with the same speech timings as the build."""
+    with _reported():
+        options = _options(sets, engine, voice, rate)
+        source = pipeline.check(routine, options)
+        with _progress(routine.name) as progress:
+            timeline = pipeline.plan_routine(source, options, progress).timeline
+        if as_json:
+            typer.echo(json.dumps(plan_json(timeline), indent=2, ensure_ascii=False))
+        else:
+            typer.echo(plan_table(timeline))
+
+
+def plan_json(timeline: Timeline) -> dict[str, Any]:
+    def seconds(samples: int) -> float:
+        return round(to_seconds(samples), 3)
+
+    return {
+        "title": timeline.title,
+        "duration": seconds(timeline.length),
+        "events": [
+            {"start": seconds(e.start), "end": seconds(e.end), "kind": e.kind, "role": e.role,
+             "text": e.text, "step": e.step}
+            for e in timeline.events
+        ],
+        "sections": [
+            {"title": s.title, "start": seconds(s.start), "end": seconds(s.end)}
+            for s in timeline.sections
+        ],
+    }  # fmt: skip
+
+
+def plan_table(timeline: Timeline) -> str:
+    lines = [timeline.title, ""]
+    pending = list(timeline.sections)  # sorted by start, outer first
+    for event in timeline.events:
+        while pending and pending[0].start <= event.start:
+            lines.append(f"{'':>7}  == {pending.pop(0).title} ==")
+        length = to_seconds(event.length)
+        text = event.text if event.kind != "silence" else f"({event.role} {length:g}s)"
+        lines.append(f"{format_clock(to_seconds(event.start)):>7}  {event.kind:<7}  {text}")
+    lines += ["", f"total {format_clock(timeline.seconds)} ({timeline.seconds:.3f}s)"]
+    return "\n".join(lines)
+
+
+@app.command(epilog="Example:  psoas-audio voices --engine pyttsx3")
+def voices(engine: Annotated[str, typer.Option(help="Speech engine.")] = "pyttsx3") -> None:
+    """List the voices an engine offers on this machine."""
+    with _reported():
+        path = engine_path(engine)
+        with EngineProcess(engine, path, timeout=60) as process:
+            found = process.call("voices")
+        for voice in found:
+            languages = ",".join(voice.languages)
+            typer.echo(f"{voice.id:<28} {voice.name:<28} {languages}")

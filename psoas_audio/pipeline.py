@@ -1,0 +1,140 @@
+"""The whole compiler in a few calls: load -> expand -> speak -> plan -> render -> encode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .chime import DEFAULT_STYLE, chime
+from .errors import RoutineError
+from .export import DEFAULT_BITRATE, Tags, encode_mp3, ffmpeg_path
+from .pcm import Samples, quantize
+from .render import render
+from .routine import RoutineFile, load_routine
+from .speech import Speaker, VoiceRequest
+from .speech.cache import PhraseCache
+from .speech.speaker import DEFAULT_TIMEOUT
+from .timeline import PlanSettings, Quiet, Timeline, expand, phrases, plan
+
+MAX_TRACK_SECONDS = 10 * 3600.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the command line can change, as one value passed down the pipeline."""
+
+    overrides: Mapping[str, str] = field(default_factory=dict)  # --set NAME=VALUE
+    engine: str | None = None
+    voice: str | None = None
+    rate: int | None = None
+    cache_dir: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    spacing: PlanSettings = field(default_factory=PlanSettings)
+    bitrate: int = DEFAULT_BITRATE
+
+
+class Progress(Protocol):
+    """Told about long work; the CLI draws bars, the library stays silent."""
+
+    def start(self, stage: str, total: int) -> None: ...
+
+    def update(self, done: int) -> None: ...
+
+
+class _Quiet:
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Planned:
+    source: RoutineFile
+    timeline: Timeline
+    speech: Mapping[str, Samples]
+    chime: Samples
+
+
+@dataclass(frozen=True)
+class Built:
+    output: Path
+    seconds: float
+
+
+def check(path: Path, options: Options = Options()) -> RoutineFile:
+    """Load and validate a routine; RoutineError lists every mistake with its line."""
+    source = load_routine(path, options.overrides)
+    cues = expand(source.routine)
+    silent = sum(cue.seconds for cue in cues if isinstance(cue, Quiet))
+    if silent > MAX_TRACK_SECONDS:
+        hours = silent / 3600
+        raise RoutineError(
+            [source.document.problem(("steps",), f"the routine's pauses alone last {hours:.1f}h; "
+                                     f"a track may last {MAX_TRACK_SECONDS / 3600:g}h")]
+        )  # fmt: skip
+    return source
+
+
+def voice_request(source: RoutineFile, options: Options) -> VoiceRequest:
+    voice = source.routine.voice
+    return VoiceRequest(
+        engine=options.engine or voice.engine,
+        name=options.voice if options.voice is not None else voice.name,
+        rate=options.rate or voice.rate,
+    )
+
+
+def plan_routine(
+    source: RoutineFile, options: Options = Options(), progress: Progress | None = None
+) -> Planned:
+    """Synthesize (or fetch from the cache) every phrase, then lay out the timeline."""
+    progress = progress or _Quiet()
+    cues = expand(source.routine)
+    texts = phrases(cues)
+    cache = PhraseCache(options.cache_dir) if options.cache_dir else PhraseCache()
+    with Speaker(voice_request(source, options), cache, options.timeout) as speaker:
+        progress.start("speaking", len(texts))
+        speech = speaker.clips(texts, lambda done, total: progress.update(done))
+    bell = quantize(chime(DEFAULT_STYLE))
+    timeline = plan(
+        source.routine,
+        cues,
+        {text: len(clip) for text, clip in speech.items()},
+        len(bell),
+        options.spacing,
+    )
+    return Planned(source, timeline, speech, bell)
+
+
+def build(
+    source: RoutineFile,
+    output: Path,
+    options: Options = Options(),
+    progress: Progress | None = None,
+) -> Built:
+    """Compile one validated routine into an MP3 at output, atomically."""
+    ffmpeg_path()  # fail before any speech work when ffmpeg is missing
+    progress = progress or _Quiet()
+    planned = plan_routine(source, options, progress)
+    routine = source.routine
+    tags = Tags(routine.title, routine.author, routine.description, planned.timeline.sections)
+    progress.start("encoding", planned.timeline.length)
+    done = 0
+
+    def advance(samples: int) -> None:
+        nonlocal done
+        done += samples
+        progress.update(done)
+
+    encode_mp3(
+        render(planned.timeline, planned.speech, planned.chime),
+        output,
+        tags,
+        options.bitrate,
+        advance,
+    )
+    return Built(output, planned.timeline.seconds)

@@ -1,0 +1,29 @@
+"""Timeline -> PCM, streamed in one pass: nothing grows, so long tracks need little memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from .pcm import SAMPLE_RATE, Samples
+from .timeline import Timeline
+
+_ZEROS = bytes(2 * SAMPLE_RATE)  # one second of digital silence, reused for every pause
+
+
+def render(timeline: Timeline, speech: Mapping[str, Samples], chime: Samples) -> Iterator[bytes]:
+    """The track as consecutive little-endian int16 chunks, exactly timeline.length samples."""
+    written = 0
+    for event in timeline.events:
+        if event.kind == "silence":
+            remaining = 2 * event.length
+            while remaining:
+                chunk = _ZEROS[: min(remaining, len(_ZEROS))]
+                remaining -= len(chunk)
+                yield chunk
+        else:
+            clip = chime if event.kind == "chime" else speech[event.text]
+            if len(clip) != event.length:
+                raise AssertionError(f"clip for {event.text!r} does not match its plan")
+            yield clip.astype("<i2", copy=False).tobytes()
+        written += event.length
+    assert written == timeline.length

@@ -1,0 +1,65 @@
+"""Synthesized phrases on disk, keyed by everything that changes how they sound."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from ..pcm import SAMPLE_RATE, Samples
+
+# Bump when the processing of a clip changes (trim, resample, fades), so old clips are not reused.
+CLIP_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    override = os.environ.get("PSOAS_AUDIO_CACHE")
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_cache_dir("psoas-audio")) / "speech"
+
+
+class PhraseCache:
+    """One WAV file per phrase; writes are atomic, so parallel builds can share the folder."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or default_cache_dir()
+
+    @staticmethod
+    def key(engine: str, voice: str | None, rate: int, text: str) -> str:
+        fields = {"engine": engine, "voice": voice, "rate": rate, "text": text,
+                  "format": CLIP_FORMAT, "sample_rate": SAMPLE_RATE}  # fmt: skip
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.wav"
+
+    def get(self, key: str) -> Samples | None:
+        try:
+            with wave.open(str(self._path(key)), "rb") as wav:
+                if wav.getframerate() != SAMPLE_RATE or wav.getsampwidth() != 2:
+                    return None
+                return np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        except (FileNotFoundError, wave.Error, EOFError):
+            return None
+
+    def put(self, key: str, samples: Samples) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
+                wav.setnchannels(1)
+                wav.setsampwidth(2)
+                wav.setframerate(SAMPLE_RATE)
+                wav.writeframes(samples.tobytes())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,81 @@
+"""The engine interface and registry; each engine lives in its own module and is loaded lazily."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import EngineError
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    id: str
+    name: str
+    languages: tuple[str, ...] = ()
+    gender: str | None = None
+
+
+@dataclass(frozen=True)
+class VoiceRequest:
+    """What the routine (or the command line) asks for; name None means the engine's default."""
+
+    engine: str = "pyttsx3"
+    name: str | None = None
+    rate: int = 150
+
+
+class Engine(Protocol):
+    """A text-to-speech engine: lists its voices and writes one phrase to an audio file."""
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None: ...
+
+
+# name -> "module:Class"; tests may add entries (the engine process imports by this path).
+ENGINES: dict[str, str] = {
+    "pyttsx3": "psoas_audio.speech.pyttsx3_engine:Pyttsx3Engine",
+}
+
+
+def engine_path(name: str) -> str:
+    if name not in ENGINES:
+        close = difflib.get_close_matches(name, ENGINES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise EngineError(
+            f"unknown speech engine '{name}'{hint}; available: {', '.join(sorted(ENGINES))}"
+        )
+    return ENGINES[name]
+
+
+def create_engine(path: str) -> Engine:
+    module_name, _, class_name = path.partition(":")
+    engine: Engine = getattr(importlib.import_module(module_name), class_name)()
+    return engine
+
+
+def resolve_voice(requested: str | None, voices: list[VoiceInfo], engine: str) -> str | None:
+    """The engine's id for a voice given by id, by the id's last part, or by name.
+
+    pyttsx3 silently keeps the old voice for an unknown id, so an unknown voice is our error.
+    """
+    if requested is None:
+        return None
+    wanted = requested.casefold()
+    for voice in voices:
+        if wanted in (voice.id.casefold(), voice.id.rsplit("/", 1)[-1].casefold()):
+            return voice.id
+    for voice in voices:
+        if wanted == voice.name.casefold():
+            return voice.id
+    names = [v.id.rsplit("/", 1)[-1] for v in voices] + [v.name for v in voices]
+    close = difflib.get_close_matches(requested, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise EngineError(
+        f"the {engine} engine has no voice '{requested}'{hint}; "
+        f"'psoas-audio voices --engine {engine}' lists them"
+    )

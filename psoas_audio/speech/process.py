@@ -1,0 +1,84 @@
+"""Runs an engine in a child process: a hung engine can be stopped, and its prints stay quiet."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..errors import EngineError, PsoasError
+from .engine import create_engine
+
+
+class EngineProcess:
+    """One engine in one child process, called synchronously with a timeout per call."""
+
+    def __init__(self, name: str, path: str, timeout: float) -> None:
+        self.name, self.timeout = name, timeout
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child_conn, path), daemon=True)
+        self._process.start()
+        child_conn.close()
+        self._call("ready")
+
+    def call(self, method: str, *args: Any) -> Any:
+        return self._call(method, *args)
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            self._conn.send((method, args))
+            if not self._conn.poll(self.timeout):
+                self.close()
+                raise EngineError(
+                    f"the {self.name} speech engine did not answer within {self.timeout:g}s "
+                    "and was stopped"
+                )
+            status, value = self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self.close()
+            raise EngineError(f"the {self.name} speech engine crashed") from None
+        if status == "error":
+            raise EngineError(value)
+        return value
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join(timeout=5)
+        self._conn.close()
+
+    def __enter__(self) -> EngineProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _serve(conn: Connection, path: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # pyttsx3 prints "Audio saved to ..." per file
+    try:
+        engine = create_engine(path)
+    except Exception as exc:
+        conn.recv()
+        conn.send(
+            ("error", str(exc) if isinstance(exc, PsoasError) else f"{type(exc).__name__}: {exc}")
+        )
+        return
+    while True:
+        try:
+            method, args = conn.recv()
+        except EOFError:
+            return
+        try:
+            result = None if method == "ready" else getattr(engine, method)(*args)
+            conn.send(("ok", result))
+        except PsoasError as exc:
+            conn.send(("error", str(exc)))
+        except Exception as exc:
+            conn.send(("error", f"the speech engine failed: {type(exc).__name__}: {exc}"))

@@ -1,0 +1,114 @@
+"""pyttsx3: eSpeak NG on Linux, SAPI5 on Windows, NSSpeechSynthesizer on macOS."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..errors import EngineError
+from .engine import VoiceInfo
+
+FINISH_TIMEOUT = 30.0
+_INSTALL_HINT = "on Debian/Ubuntu install eSpeak NG with 'sudo apt-get install espeak-ng'"
+
+
+class Pyttsx3Engine:
+    def __init__(self) -> None:
+        try:
+            import pyttsx3
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EngineError(f"pyttsx3 is not installed: {exc}") from None
+        if sys.platform not in ("win32", "darwin"):
+            _start_espeak_synchronously()
+        try:
+            self._engine: Any = pyttsx3.init()
+        except (OSError, RuntimeError) as exc:
+            raise EngineError(f"pyttsx3 could not start a speech driver ({exc}); {_INSTALL_HINT}")
+        self._finished = threading.Event()
+        self._engine.connect("finished-utterance", lambda **_: self._finished.set())
+        _patch_espeak_driver(self._engine.proxy._driver)
+
+    def voices(self) -> list[VoiceInfo]:
+        return [
+            VoiceInfo(
+                id=str(voice.id),
+                name=str(voice.name),
+                languages=tuple(_text(lang) for lang in (voice.languages or ())),
+                gender=voice.gender,
+            )
+            for voice in self._engine.getProperty("voices")
+        ]
+
+    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+        if voice_id is not None:
+            self._engine.setProperty("voice", voice_id)
+        self._engine.setProperty("rate", rate)
+        self._finished.clear()
+        # One phrase per runAndWait(): queue two saves and only the last file is written.
+        self._engine.save_to_file(text, str(path))
+        self._engine.runAndWait()
+        if not self._finished.wait(FINISH_TIMEOUT):
+            raise EngineError(f"pyttsx3 did not finish speaking {text!r}")
+        if not path.exists() or path.stat().st_size <= 44:
+            raise EngineError(f"pyttsx3 wrote no audio for {text!r}")
+
+
+def _start_espeak_synchronously() -> None:
+    """Initialize eSpeak in synchronous mode before pyttsx3 does it in retrieval mode.
+
+    In retrieval mode eSpeak speaks on its own thread, and pyttsx3 2.99 cancels "whatever is
+    playing" at the start of each runAndWait(); that emptied about one phrase in ten here
+    (eSpeak NG 1.51). In synchronous mode a phrase is complete when Synth() returns.
+    """
+    try:
+        from pyttsx3.drivers import _espeak
+        from pyttsx3.drivers.espeak import EspeakDriver
+    except (OSError, ImportError, RuntimeError) as exc:
+        raise EngineError(f"eSpeak NG is not available ({exc}); {_INSTALL_HINT}") from None
+    if EspeakDriver._moduleInitialized:
+        return
+    if _espeak.Initialize(_espeak.AUDIO_OUTPUT_SYNCHRONOUS, 1000) == -1:
+        raise EngineError(f"eSpeak NG could not start; {_INSTALL_HINT}")
+    voice = _espeak.GetCurrentVoice()
+    name = voice.contents.name if voice and voice.contents.name else b"gmw/en"
+    EspeakDriver._defaultVoice = name.decode("utf-8")
+    EspeakDriver._moduleInitialized = True
+
+
+def _patch_espeak_driver(driver: Any) -> None:
+    """Make pyttsx3 2.99's eSpeak driver finish each phrase in synchronous mode, completely.
+
+    Its callback writes the WAV on the end-of-message event and only then appends that
+    callback's samples (we append first), and synchronous mode sends no end-of-message event
+    at all (we deliver one when Synth() returns, so the driver saves and ends its loop).
+    """
+    original = getattr(driver, "_onSynth", None)
+    start = getattr(driver, "_start_synthesis", None)
+    if original is None or start is None or not hasattr(driver, "_data_buffer"):
+        return  # another driver (SAPI5, NSSpeech): nothing to mend
+    from pyttsx3.drivers import _espeak
+
+    def on_synth(wav: Any, numsamples: int, events: Any) -> int:
+        if numsamples > 0 and driver._speaking:
+            driver._data_buffer += ctypes.string_at(wav, numsamples * ctypes.sizeof(ctypes.c_short))
+        result: int = original(wav, 0, events)
+        return result
+
+    def start_synthesis(text: str) -> None:
+        start(text)  # returns once every sample has reached on_synth
+        if driver._speaking:
+            end = (_espeak.EVENT * 2)()
+            end[0].type = _espeak.EVENT_MSG_TERMINATED
+            end[1].type = _espeak.EVENT_LIST_TERMINATED
+            on_synth(None, 0, end)
+
+    driver._onSynth = on_synth
+    driver._start_synthesis = start_synthesis
+    _espeak.SetSynthCallback(on_synth)
+
+
+def _text(value: object) -> str:
+    return value.decode(errors="replace").lstrip("\x05") if isinstance(value, bytes) else str(value)
