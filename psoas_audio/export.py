@@ -83,6 +83,7 @@ def encode_mp3(
         if process.wait() != 0:
             raise EncodeError(f"ffmpeg failed to encode {target}: {errors or 'no message'}")
         _write_chapters(temp, tags.chapters)
+        temp.chmod(_file_mode(target))
         os.replace(temp, target)
 
 
@@ -114,6 +115,16 @@ def _write_chapters(path: Path, chapters: tuple[Chapter, ...]) -> None:
         )
     )
     tags.save(path, v2_version=3)
+
+
+def _file_mode(target: Path) -> int:
+    """The mode a plainly created file would get (mkstemp makes it private), or the old file's."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from .render import render
 from .routine import RoutineFile, load_routine
 from .speech import Speaker, VoiceRequest
 from .speech.cache import PhraseCache
+from .speech.engine import UnknownVoice
 from .speech.speaker import DEFAULT_TIMEOUT
 from .timeline import PlanSettings, Quiet, Timeline, expand, phrases, plan
 
@@ -98,7 +99,12 @@ def plan_routine(
     cache = PhraseCache(options.cache_dir) if options.cache_dir else PhraseCache()
     with Speaker(voice_request(source, options), cache, options.timeout) as speaker:
         progress.start("speaking", len(texts))
-        speech = speaker.clips(texts, lambda done, total: progress.update(done))
+        try:
+            speech = speaker.clips(texts, lambda done, total: progress.update(done))
+        except UnknownVoice as exc:
+            if options.voice is not None:
+                raise  # it came from --voice, not from the file
+            raise RoutineError([source.document.problem(("voice", "name"), str(exc))]) from None
     bell = quantize(chime(DEFAULT_STYLE))
     timeline = plan(
         source.routine,

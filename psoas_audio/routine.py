@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,10 +60,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _engine(name: object) -> object:
+    from .speech.engine import ENGINES
+
+    if isinstance(name, str) and name not in ENGINES:
+        hint = _did_you_mean(name, ENGINES)
+        raise PydanticCustomError(
+            "engine", f"unknown speech engine '{name}'{hint}; available: {', '.join(ENGINES)}"
+        )
+    return name
+
+
 class Voice(_Model):
     """Who speaks and how fast; every part can be overridden from the command line."""
 
-    engine: str = "pyttsx3"
+    engine: Annotated[str, BeforeValidator(_engine)] = "pyttsx3"
     name: str | None = None
     rate: Annotated[int, Field(ge=80, le=450)] = 150
 
@@ -164,10 +175,19 @@ def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> Rout
         routine = Routine.model_validate(data)
     except ValidationError as exc:
         reported = [p for p, _ in problems]
-        for error in exc.errors():
+        errors = [(error, _data_loc(error["loc"])) for error in exc.errors()]
+        misspelt = {  # a key reported as a typo of "title" need not also be "missing title"
+            (*loc[:-1], match)
+            for error, loc in errors
+            if error["type"] == "extra_forbidden"
+            for match in [_closest(str(loc[-1]), _fields_at(data, loc[:-1]))]
+            if match
+        }
+        for error, loc in errors:
             if error["type"] == "too_short" and error["input"]:
                 continue  # pydantic's echo of a failed item, not an empty list
-            loc = _data_loc(error["loc"])
+            if error["type"] == "missing" and loc in misspelt:
+                continue
             if not any(_overlaps(loc, r, error["type"]) for r in reported):
                 problems.append((loc, _translate(error, loc, data, document)))
         raise RoutineError([problem for _, problem in problems]) from None
@@ -350,11 +370,16 @@ def _check_step(
         )
 
 
-def _did_you_mean(name: str, choices: object, *, braces: bool = False) -> str:
-    matches = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)  # type: ignore[call-overload]
-    if not matches:
+def _closest(name: str, choices: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _did_you_mean(name: str, choices: Iterable[str], *, braces: bool = False) -> str:
+    match = _closest(name, choices)
+    if match is None:
         return ""
-    return f" (did you mean {{{matches[0]}}}?)" if braces else f" (did you mean '{matches[0]}'?)"
+    return f" (did you mean {{{match}}}?)" if braces else f" (did you mean '{match}'?)"
 
 
 # -- pydantic errors -> messages ----------------------------------------------------------------

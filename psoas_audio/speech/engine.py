@@ -58,6 +58,10 @@ def create_engine(path: str) -> Engine:
     return engine
 
 
+class UnknownVoice(EngineError):
+    """The engine has no such voice (pyttsx3 would silently keep speaking with another)."""
+
+
 def resolve_voice(requested: str | None, voices: list[VoiceInfo], engine: str) -> str | None:
     """The engine's id for a voice given by id, by the id's last part, or by name.
 
@@ -75,7 +79,7 @@ def resolve_voice(requested: str | None, voices: list[VoiceInfo], engine: str) -
     names = [v.id.rsplit("/", 1)[-1] for v in voices] + [v.name for v in voices]
     close = difflib.get_close_matches(requested, names, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise EngineError(
+    raise UnknownVoice(
         f"the {engine} engine has no voice '{requested}'{hint}; "
         f"'psoas-audio voices --engine {engine}' lists them"
     )

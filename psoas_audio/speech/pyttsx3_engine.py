@@ -26,7 +26,8 @@ class Pyttsx3Engine:
         try:
             self._engine: Any = pyttsx3.init()
         except (OSError, RuntimeError) as exc:
-            raise EngineError(f"pyttsx3 could not start a speech driver ({exc}); {_INSTALL_HINT}")
+            message = f"pyttsx3 could not start a speech driver ({exc}); {_INSTALL_HINT}"
+            raise EngineError(message) from None
         self._finished = threading.Event()
         self._engine.connect("finished-utterance", lambda **_: self._finished.set())
         _patch_espeak_driver(self._engine.proxy._driver)

@@ -1,0 +1,47 @@
+"""Fake speech engines for fast tests; they run in the engine process like the real one."""
+
+from __future__ import annotations
+
+import os
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from psoas_audio.speech.engine import VoiceInfo
+
+SECONDS_PER_CHARACTER = 0.05  # a fixed speaking speed, so golden plans are stable
+ENGINE_RATE = 22_050  # like eSpeak, so every clip is resampled
+
+
+class FakeEngine:
+    """Speaks a 220 Hz tone as long as the text, padded with silence like eSpeak NG."""
+
+    def voices(self) -> list[VoiceInfo]:
+        return [VoiceInfo("fake/calm", "Calm", ("en",)), VoiceInfo("fake/brisk", "Brisk", ("en",))]
+
+    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+        log = os.environ.get("FAKE_ENGINE_LOG")
+        if log:
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(f"{voice_id}|{rate}|{text}\n")
+        seconds = len(text) * SECONDS_PER_CHARACTER * 150 / rate
+        t = np.arange(int(seconds * ENGINE_RATE)) / ENGINE_RATE
+        tone = 0.5 * np.sin(2 * np.pi * 220 * t)
+        padded = np.concatenate([np.zeros(220), tone, np.zeros(int(0.25 * ENGINE_RATE))])
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(ENGINE_RATE)
+            wav.writeframes((padded * 32767).astype("<i2").tobytes())
+
+
+class HangingEngine(FakeEngine):
+    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+        time.sleep(600)
+
+
+class CrashingEngine(FakeEngine):
+    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+        os._exit(3)

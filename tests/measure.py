@@ -1,0 +1,80 @@
+"""Measure built MP3s as a listener's player would: decode with ffmpeg, then look at samples."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+RATE = 44_100
+Audio = npt.NDArray[np.float64]
+
+
+def decode(path: Path) -> Audio:
+    """The decoded track as floats in [-1, 1]; ffmpeg trims the encoder delay via the LAME tag."""
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
+
+
+def dbfs(samples: Audio) -> float:
+    """RMS level in dBFS; -inf for digital silence."""
+    if samples.size == 0:
+        return float("-inf")
+    rms = float(np.sqrt(np.mean(samples**2)))
+    return 20 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+def window_levels(samples: Audio, window: float = 0.005) -> Audio:
+    """Peak level (dBFS) of each consecutive window."""
+    size = int(window * RATE)
+    count = len(samples) // size
+    peaks = np.abs(samples[: count * size]).reshape(count, size).max(axis=1)
+    levels: Audio = 20 * np.log10(np.maximum(peaks, 1e-10))
+    return levels
+
+
+def silent_run(samples: Audio, start: float, end: float, threshold_db: float = -50) -> float:
+    """Length (s) of the quiet stretch that contains the middle of [start, end].
+
+    Grows out from the middle sample by sample until the signal exceeds the threshold, so the
+    result is what a listener hears as silence, independent of where the plan says it is.
+    """
+    limit = 10 ** (threshold_db / 20)
+    loud = np.abs(samples) > limit
+    middle = int((start + end) / 2 * RATE)
+    assert not loud[middle], f"sound in the middle of the silence at {start:.3f}-{end:.3f}s"
+    before = np.flatnonzero(loud[:middle])
+    after = np.flatnonzero(loud[middle:])
+    first = before[-1] + 1 if before.size else 0
+    last = middle + after[0] if after.size else len(samples)
+    return (last - first) / RATE
+
+
+def probe_tags(path: Path) -> dict[str, object]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_chapters", "-show_streams",
+         "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    result: dict[str, object] = json.loads(out)
+    return result

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import TESTS, Writer
+from psoas_audio import RoutineError, SourceFileError, UsageError, load_routine
+from psoas_audio.routine import Hold, Repeat, Say, Section, Sides
+
+BAD = sorted((TESTS / "bad").glob("*.yaml"))
+
+
+def expected_message(path: Path) -> str:
+    """Each bad routine ends with '# expect: LINE:COL: message' (the message's beginning)."""
+    last = path.read_text(encoding="utf-8").splitlines()[-1]
+    assert last.startswith("# expect: "), f"{path.name} does not say what it expects"
+    return f"{path}:{last.removeprefix('# expect: ')}"
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_each_mistake_is_reported_at_its_line(path: Path) -> None:
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    [problem] = caught.value.problems
+    assert str(problem).startswith(expected_message(path))
+
+
+def test_all_mistakes_in_a_file_are_reported_at_once(write: Writer) -> None:
+    path = write(
+        "many.yaml",
+        """\
+        title: T
+        steps:
+          - sya: Hello
+          - pause: 0s
+          - hold: "{hodl}"
+        """,
+    )
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(3, 5), (4, 12), (5, 11)]
+
+
+def test_a_yaml_syntax_error_is_one_line_with_its_position(write: Writer) -> None:
+    path = write("broken.yaml", "title: T\nsteps:\n  - say: [unclosed\n")
+    with pytest.raises(SourceFileError, match=r"broken\.yaml:4:1: YAML syntax error: "):
+        load_routine(path)
+
+
+def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(SourceFileError, match=r"nope\.yaml: no such file$"):
+        load_routine(tmp_path / "nope.yaml")
+
+
+def test_defaults_fill_in_what_the_routine_leaves_out(write: Writer) -> None:
+    routine = load_routine(write("r.yaml", "title: T\nsteps: [{say: Hi}]\n")).routine
+    assert routine.voice.engine == "pyttsx3"
+    assert routine.voice.name is None
+    assert routine.voice.rate == 150
+    assert routine.chime is True
+    assert routine.steps == (Say(say="Hi"),)
+
+
+def test_vars_fill_durations_counts_and_sentences(write: Writer) -> None:
+    path = write(
+        "r.yaml",
+        """\
+        title: "{reps} holds of {hold}"
+        vars: {hold: 1m30s, reps: 4}
+        steps:
+          - repeat: "{reps}"
+            steps:
+              - hold: "{hold}"
+                say: Hold {rep} of {reps}, for {hold}.
+        """,
+    )
+    routine = load_routine(path).routine
+    assert routine.title == "4 holds of 1 minute 30 seconds"
+    repeat = routine.steps[0]
+    assert isinstance(repeat, Repeat) and repeat.repeat == 4
+    hold = repeat.steps[0]
+    assert isinstance(hold, Hold) and hold.hold == 90
+    # {rep} and {reps} belong to the block and are filled in as it unrolls.
+    assert hold.say == "Hold {rep} of {reps}, for 1 minute 30 seconds."
+
+
+def test_set_overrides_a_var(write: Writer) -> None:
+    path = write("r.yaml", 'title: T\nvars: {hold: 20s}\nsteps: [{hold: "{hold}"}]\n')
+    step = load_routine(path, {"hold": "45s"}).routine.steps[0]
+    assert isinstance(step, Hold) and step.hold == 45
+
+
+def test_set_for_an_unknown_var_is_a_usage_error(write: Writer) -> None:
+    path = write("r.yaml", 'title: T\nvars: {hold: 20s}\nsteps: [{hold: "{hold}"}]\n')
+    with pytest.raises(UsageError, match=r"no variable 'hodl' \(did you mean 'hold'\?\)"):
+        load_routine(path, {"hodl": "45s"})
+
+
+def test_loop_variables_are_known_inside_their_blocks(write: Writer) -> None:
+    path = write(
+        "r.yaml",
+        """\
+        title: T
+        steps:
+          - sides: [left, right]
+            steps:
+              - section: "{side} side"
+                steps:
+                  - say: Lift the {side} knee.
+        """,
+    )
+    sides = load_routine(path).routine.steps[0]
+    assert isinstance(sides, Sides) and sides.sides == ("left", "right")
+    section = sides.steps[0]
+    assert isinstance(section, Section) and section.section == "{side} side"
+
+
+def test_shipped_routines_are_valid() -> None:
+    shipped = sorted((TESTS.parent / "routines").glob("*.yaml"))
+    assert len(shipped) >= 4
+    for path in shipped:
+        routine = load_routine(path).routine
+        first = routine.steps[0]
+        assert isinstance(first, Say), f"{path.name} must open with its safety note"
+        assert any(word in first.say.lower() for word in ("pain", "hurt", "stop", "ease"))
