@@ -9,7 +9,7 @@ import numpy as np
 from .pcm import SAMPLE_RATE, Signal
 
 CHIME_PEAK = 10 ** (-9 / 20)  # below eSpeak's speech peaks, so the bell never startles
-_SILENCE = 1e-3  # -60 dB: where an exponential decay counts as gone
+_FADED = 1e-2  # -40 dB: where a partial's decay ends; the release takes the rest to zero
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Partial:
     ratio: float  # frequency as a multiple of the base
     detune: float  # Hz added, so close pairs beat slowly like a real bell
     amplitude: float
-    decay: float  # the share of the chime's length this partial takes to fall by 60 dB
+    decay: float  # the share of the chime's length this partial takes to fall by 40 dB
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class ChimeStyle:
 # Risset's additive bell (AUDIO-FACTS.md): inharmonic partials, detuned pairs, high ones die first.
 BELL = ChimeStyle(
     base_hz=440.0,
-    seconds=6.0,
+    seconds=8.0,
     partials=tuple(
         Partial(ratio, detune, amplitude, decay)
         for ratio, detune, amplitude, decay in (
@@ -53,11 +53,11 @@ def chime(style: str = DEFAULT_STYLE) -> Signal:
     t = np.arange(count, dtype=np.float64) / SAMPLE_RATE
     tone = np.zeros(count)
     for p in spec.partials:
-        envelope = np.exp(np.log(_SILENCE) * t / (p.decay * spec.seconds))
+        envelope = np.exp(np.log(_FADED) * t / (p.decay * spec.seconds))
         tone += p.amplitude * envelope * np.sin(2 * np.pi * (spec.base_hz * p.ratio + p.detune) * t)
     attack = min(count, int(0.003 * SAMPLE_RATE))
     tone[:attack] *= np.linspace(0.0, 1.0, attack)
-    release = int(0.25 * SAMPLE_RATE)  # the last whisper of the tail goes smoothly to zero
+    release = int(1.0 * SAMPLE_RATE)  # the last whisper of the tail goes smoothly to zero
     tone[-release:] *= np.linspace(1.0, 0.0, release) ** 2
     signal: Signal = (tone * (CHIME_PEAK / np.max(np.abs(tone)))).astype(np.float32)
     return signal

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -173,28 +173,9 @@ def plan(
         with _progress(routine.name) as progress:
             timeline = pipeline.plan_routine(source, options, progress).timeline
         if as_json:
-            typer.echo(json.dumps(plan_json(timeline), indent=2, ensure_ascii=False))
+            typer.echo(json.dumps(timeline.as_json(), indent=2, ensure_ascii=False))
         else:
             typer.echo(plan_table(timeline))
-
-
-def plan_json(timeline: Timeline) -> dict[str, Any]:
-    def seconds(samples: int) -> float:
-        return round(to_seconds(samples), 3)
-
-    return {
-        "title": timeline.title,
-        "duration": seconds(timeline.length),
-        "events": [
-            {"start": seconds(e.start), "end": seconds(e.end), "kind": e.kind, "role": e.role,
-             "text": e.text, "step": e.step}
-            for e in timeline.events
-        ],
-        "sections": [
-            {"title": s.title, "start": seconds(s.start), "end": seconds(s.end)}
-            for s in timeline.sections
-        ],
-    }  # fmt: skip
 
 
 def plan_table(timeline: Timeline) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .pcm import SAMPLE_RATE, to_samples, to_seconds
 from .routine import Hold, Pause, Repeat, Rest, Routine, Say, Section, Sides, Step, fill
@@ -121,6 +121,26 @@ class Timeline:
     @property
     def seconds(self) -> float:
         return to_seconds(self.length)
+
+    def as_json(self) -> dict[str, Any]:
+        """The plan as `psoas-audio plan --json` prints it: seconds to the millisecond."""
+
+        def seconds(samples: int) -> float:
+            return round(to_seconds(samples), 3)
+
+        return {
+            "title": self.title,
+            "duration": seconds(self.length),
+            "events": [
+                {"start": seconds(e.start), "end": seconds(e.end), "kind": e.kind,
+                 "role": e.role, "text": e.text, "step": e.step}
+                for e in self.events
+            ],
+            "sections": [
+                {"title": s.title, "start": seconds(s.start), "end": seconds(s.end)}
+                for s in self.sections
+            ],
+        }  # fmt: skip
 
 
 def plan(

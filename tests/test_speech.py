@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import Writer
+from fakes import ENGINE_RATE, SECONDS_PER_CHARACTER
+from psoas_audio import EngineError, Options, RoutineError, check, plan_routine
+from psoas_audio.pcm import SAMPLE_RATE
+from psoas_audio.speech import Speaker, VoiceRequest
+from psoas_audio.speech.cache import PhraseCache
+from psoas_audio.speech.engine import UnknownVoice
+
+
+@pytest.fixture
+def engine_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "spoken.log"
+    monkeypatch.setenv("FAKE_ENGINE_LOG", str(log))
+    return log
+
+
+def spoken(log: Path) -> list[str]:
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+
+
+def test_a_clip_is_trimmed_resampled_and_starts_and_ends_at_zero() -> None:
+    with Speaker(VoiceRequest("fake")) as speaker:
+        clip = speaker.clips(["Twenty chars of text"])["Twenty chars of text"]
+    tone_samples = int(20 * SECONDS_PER_CHARACTER * ENGINE_RATE) * SAMPLE_RATE // ENGINE_RATE
+    assert abs(len(clip) - tone_samples) <= 4  # the engine's padding is gone
+    assert clip.dtype == np.int16
+    assert abs(int(clip[0])) < 200 and abs(int(clip[-1])) < 200  # faded, no click
+
+
+def test_the_cache_speaks_each_phrase_once(engine_log: Path) -> None:
+    request = VoiceRequest("fake", rate=150)
+    with Speaker(request) as speaker:
+        first = speaker.clips(["Kneel.", "Hold.", "Kneel."])
+    with Speaker(request) as speaker:
+        again = speaker.clips(["Kneel.", "Hold.", "Relax."])
+    assert [line.split("|")[2] for line in spoken(engine_log)] == ["Kneel.", "Hold.", "Relax."]
+    assert np.array_equal(first["Hold."], again["Hold."])
+
+
+def test_voice_and_rate_are_part_of_the_cache_key(engine_log: Path) -> None:
+    for request in (
+        VoiceRequest("fake"),
+        VoiceRequest("fake", "brisk"),
+        VoiceRequest("fake", rate=200),
+    ):
+        with Speaker(request) as speaker:
+            speaker.clips(["Hold."])
+    assert len(spoken(engine_log)) == 3
+
+
+def test_a_warm_cache_does_not_start_the_engine(engine_log: Path) -> None:
+    with Speaker(VoiceRequest("fake")) as speaker:
+        speaker.clips(["Hold."])
+    with Speaker(VoiceRequest("hanging")) as speaker:  # would hang if it were started
+        pass
+    cache = PhraseCache()
+    assert cache.get(cache.key("fake", None, 150, "Hold.")) is not None
+
+
+def test_editing_one_line_speaks_only_that_line(write: Writer, engine_log: Path) -> None:
+    text = "title: T\nsteps:\n  - say: One.\n  - say: Two.\n  - say: Three.\n"
+    options = Options(engine="fake")
+    plan_routine(check(write("r.yaml", text), options), options)
+    plan_routine(check(write("r.yaml", text.replace("Two.", "Two, changed.")), options), options)
+    assert [line.split("|")[2] for line in spoken(engine_log)] == [
+        "One.", "Two.", "Three.", "Two, changed."
+    ]  # fmt: skip
+
+
+def test_an_unknown_voice_is_an_error_with_a_suggestion() -> None:
+    with Speaker(VoiceRequest("fake", "clam")) as speaker, pytest.raises(UnknownVoice) as caught:
+        speaker.clips(["Hello."])
+    assert "has no voice 'clam' (did you mean 'calm'?)" in str(caught.value)
+
+
+def test_an_unknown_voice_in_a_routine_points_at_its_line(write: Writer) -> None:
+    path = write("r.yaml", "title: T\nvoice:\n  engine: fake\n  name: clam\nsteps: [{say: Hi}]\n")
+    with pytest.raises(RoutineError, match=r"r\.yaml:4:9: the fake engine has no voice 'clam'"):
+        plan_routine(check(path))
+
+
+def test_a_voice_can_be_named_by_id_short_id_or_name(engine_log: Path) -> None:
+    for name in ("fake/brisk", "brisk", "Brisk"):
+        with Speaker(VoiceRequest("fake", name)) as speaker:
+            speaker.clips([f"Hello {name}."])
+    assert {line.split("|")[0] for line in spoken(engine_log)} == {"fake/brisk"}
+
+
+def test_a_hung_engine_is_stopped_with_a_clear_message() -> None:
+    started = time.monotonic()
+    with (
+        Speaker(VoiceRequest("hanging"), timeout=1) as speaker,
+        pytest.raises(EngineError) as caught,
+    ):
+        speaker.clips(["Hello."])
+    assert "did not answer within 1s and was stopped" in str(caught.value)
+    assert time.monotonic() - started < 15
+
+
+def test_a_crashed_engine_is_reported() -> None:
+    with Speaker(VoiceRequest("crashing")) as speaker, pytest.raises(EngineError, match="crashed"):
+        speaker.clips(["Hello."])

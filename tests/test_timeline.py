@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import TESTS, Writer
+from psoas_audio import Options, Routine, check, plan_routine
+from psoas_audio.pcm import SAMPLE_RATE, to_samples
+from psoas_audio.timeline import Timeline, expand, plan
+
+GOLDEN = sorted((TESTS / "golden").glob("*.yaml"))
+FAKE = Options(engine="fake")
+
+
+def planned(path: Path) -> Timeline:
+    return plan_routine(check(path, FAKE), FAKE).timeline
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
+def test_golden_plans(path: Path) -> None:
+    """Each tests/golden/NAME.yaml plans to NAME.plan.json (PSOAS_UPDATE_GOLDEN=1 rewrites)."""
+    got = planned(path).as_json()
+    expected_path = path.with_suffix(".plan.json")
+    if os.environ.get("PSOAS_UPDATE_GOLDEN"):
+        expected_path.write_text(json.dumps(got, indent=2) + "\n", encoding="utf-8")
+    assert got == json.loads(expected_path.read_text(encoding="utf-8"))
+
+
+def test_a_hold_is_silent_from_the_end_of_its_text_to_the_next_sound() -> None:
+    timeline = planned(TESTS / "golden" / "lunge-mini.yaml")
+    events = timeline.events
+    holds = [i for i, e in enumerate(events) if e.role == "hold"]
+    assert len(holds) == 4
+    for i in holds:
+        said, hold, after = events[i - 1], events[i], events[i + 1]
+        assert said.kind == "speech" and said.step == hold.step
+        assert hold.start == said.end  # to the sample
+        assert hold.length == 5 * SAMPLE_RATE
+        assert after.start == hold.end and after.kind != "silence"
+
+
+def test_breaths_fall_only_between_two_spoken_lines() -> None:
+    events = planned(TESTS / "golden" / "lunge-mini.yaml").events
+    for before, gap, after in zip(events, events[1:], events[2:], strict=False):
+        if gap.role == "gap":
+            assert before.kind == "speech" and after.kind in ("speech", "chime")
+
+
+def test_positions_never_drift() -> None:
+    """600 pauses of 1.234 s: each is a whole number of samples and they add up exactly."""
+    routine = Routine.model_validate({"title": "T", "steps": [{"pause": 1.234}] * 600})
+    timeline = plan(routine, expand(routine), {}, chime_length=0)
+    pauses = [e for e in timeline.events if e.role == "pause"]
+    assert {e.length for e in pauses} == {to_samples(1.234)}
+    assert pauses[-1].end == to_samples(1.0) + 600 * to_samples(1.234)
+
+
+def test_the_chime_comes_last_and_ends_the_track() -> None:
+    timeline = planned(TESTS / "golden" / "lunge-mini.yaml")
+    assert timeline.events[-1].kind == "chime"
+    assert timeline.events[-2].role == "gap"  # the last step speaks; a breath, then the bell
+    assert timeline.length == timeline.events[-1].end
+
+
+def test_without_a_chime_a_last_hold_ends_the_track_and_speech_gets_a_tail() -> None:
+    held = planned(TESTS / "golden" / "nested-sections.yaml")
+    assert held.events[-1].role == "hold"
+    spoken = planned(TESTS / "golden" / "speech-last.yaml")
+    assert [e.role for e in spoken.events[-2:]] == ["say", "tail"]
+
+
+def test_sections_span_their_steps_and_nest() -> None:
+    timeline = planned(TESTS / "golden" / "nested-sections.yaml")
+    outer, inner = timeline.sections
+    assert (outer.title, inner.title) == ("Outer", "Inner")
+    assert outer.start <= inner.start < inner.end == outer.end
+    three = next(e for e in timeline.events if e.text == "Three.")
+    assert inner.end == three.end
+
+
+def test_sides_and_repeats_unroll_with_their_step_paths(write: Writer) -> None:
+    timeline = planned(TESTS / "golden" / "lunge-mini.yaml")
+    said = [(e.text, e.step) for e in timeline.events if e.kind == "speech"]
+    assert said[:5] == [
+        ("Ease off if anything hurts.", "steps[0]"),
+        ("Kneel on your left knee.", "steps[1].steps[0].steps[0]"),
+        ("Hold 1 of 2.", "steps[1].steps[0].steps[2].steps[0]"),
+        ("Relax.", "steps[1].steps[0].steps[2].steps[1]"),
+        ("Hold 2 of 2.", "steps[1].steps[0].steps[2].steps[0]"),
+    ]
+    assert [s.title for s in timeline.sections] == ["left side", "right side"]
