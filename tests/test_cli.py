@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import TESTS, Writer
+from psoas_audio import pipeline
+from psoas_audio.cli import app
+
+runner = CliRunner()
+COMMANDS = ["build", "plan", "check", "voices"]
+GOOD = TESTS / "golden" / "lunge-mini.yaml"
+BAD = TESTS / "bad" / "unknown-step-key.yaml"
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    code, out, _ = run(command, "--help")
+    assert code == 0
+    assert "Example" in out and f"psoas-audio {command}" in out
+
+
+def test_check_says_ok_for_good_routines() -> None:
+    code, out, _ = run("check", GOOD, TESTS / "golden" / "speech-last.yaml")
+    assert code == 0
+    assert out.splitlines() == [f"{GOOD}: ok", f"{TESTS / 'golden' / 'speech-last.yaml'}: ok"]
+
+
+def test_check_reports_file_line_col_and_exits_1_without_a_traceback() -> None:
+    code, out, err = run("check", GOOD, BAD)
+    assert code == 1
+    assert err.strip() == f"{BAD}:3:5: unknown key 'sya' (did you mean 'say'?)"
+    assert "Traceback" not in out + err
+
+
+def test_a_missing_file_and_a_yaml_error_are_one_line_each(write: Writer) -> None:
+    broken = write("broken.yaml", "title: [\n")
+    code, _, err = run("check", broken, "nowhere.yaml")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{broken}:2:1: YAML syntax error")
+    assert lines[1] == "nowhere.yaml: no such file"
+
+
+def test_build_writes_an_mp3_and_prints_its_path_and_length(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "mini.mp3"
+    code, out, err = run("build", GOOD, "--engine", "fake", "-o", target)
+    assert code == 0, err
+    assert out.strip() == f"{target}  00:49"
+    assert target.stat().st_size > 10_000
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert [p.name for p in target.parent.iterdir()] == ["mini.mp3"]  # no temporary left
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_build_defaults_to_output_stem_mp3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("build", GOOD, "--engine", "fake")
+    assert code == 0
+    assert out.startswith("output/lunge-mini.mp3  ")
+    assert (tmp_path / "output" / "lunge-mini.mp3").exists()
+
+
+def test_a_bad_routine_writes_nothing_and_leaves_an_old_mp3_untouched(tmp_path: Path) -> None:
+    old = tmp_path / "old.mp3"
+    old.write_bytes(b"an older build")
+    before = old.stat()
+    code, _, err = run("build", GOOD, BAD, "--engine", "fake", "-o", tmp_path)
+    assert code == 1 and f"{BAD}:3:5:" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.mp3"]  # not even the good one
+    code, _, _ = run("build", BAD, "-o", old)
+    assert code == 1
+    assert old.read_bytes() == b"an older build" and old.stat().st_mtime == before.st_mtime
+
+
+def test_an_interrupted_build_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "mini.mp3"
+    old.write_bytes(b"an older build")
+
+    def interrupted(*args: object) -> object:
+        yield b"\0\0" * 44_100
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "render", interrupted)
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", old)
+    assert code == 130 and "interrupted; nothing was written" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["mini.mp3"]
+    assert old.read_bytes() == b"an older build"
+
+
+def test_build_without_ffmpeg_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "x.mp3")
+    assert code == 1
+    assert "ffmpeg is not installed" in err and "apt-get install ffmpeg" in err
+    assert not (tmp_path / "x.mp3").exists()
+
+
+def test_set_overrides_vars_and_bad_sets_are_usage_errors(tmp_path: Path) -> None:
+    code, out, _ = run("plan", GOOD, "--engine", "fake", "--json", "--set", "hold=7s")
+    assert code == 0
+    holds = [e for e in json.loads(out)["events"] if e["role"] == "hold"]
+    assert {round(e["end"] - e["start"], 3) for e in holds} == {7.0}
+    code, _, err = run("plan", GOOD, "--engine", "fake", "--set", "hold")
+    assert code == 1 and "--set hold: expected NAME=VALUE" in err
+    code, _, err = run("plan", GOOD, "--engine", "fake", "--set", "hodl=7s")
+    assert code == 1 and "did you mean 'hold'?" in err
+
+
+def test_several_routines_need_a_folder_for_o(tmp_path: Path) -> None:
+    code, _, err = run("build", GOOD, GOOD, "-o", tmp_path / "one.mp3")
+    assert code == 1 and "pass a folder" in err
+
+
+def test_plan_json_has_the_documented_shape() -> None:
+    code, out, _ = run("plan", GOOD, "--engine", "fake", "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert set(plan) == {"title", "duration", "events", "sections"}
+    assert plan["title"] == "Lunge mini"
+    for event in plan["events"]:
+        assert {"start", "end", "kind", "text", "step"} <= set(event)
+        assert event["kind"] in ("speech", "silence", "chime")
+    assert plan["events"][-1]["end"] == plan["duration"]
+    assert [s["title"] for s in plan["sections"]] == ["left side", "right side"]
+
+
+def test_plan_table_shows_start_kind_text_and_the_total() -> None:
+    code, out, _ = run("plan", GOOD, "--engine", "fake")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "Lunge mini"
+    assert "  00:01  speech   Ease off if anything hurts." in lines
+    assert "         == left side ==" in lines
+    assert lines[-1] == "total 00:49 (49.249s)"
+
+
+def test_voices_lists_the_engine_voices_and_rejects_unknown_engines() -> None:
+    code, out, _ = run("voices", "--engine", "fake")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["fake/calm", "fake/brisk"]
+    code, _, err = run("voices", "--engine", "espeak")
+    assert code == 1 and "unknown speech engine 'espeak'" in err
+
+
+def test_an_unknown_voice_option_is_one_clear_line() -> None:
+    code, _, err = run("plan", GOOD, "--engine", "fake", "--voice", "nobody")
+    assert code == 1
+    assert err.strip().endswith("'psoas-audio voices --engine fake' lists them")
