@@ -1,0 +1,178 @@
+"""Real parts: pyttsx3 + eSpeak NG speak, ffmpeg encodes, and we measure the decoded MP3."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import TESTS, Writer
+from measure import RATE, Audio, dbfs, decode, probe_tags, silent_run
+from psoas_audio import RoutineFile, check
+from psoas_audio.routine import Hold, Pause, Repeat, Rest, Section, Sides, Step
+
+pytestmark = pytest.mark.e2e
+SHIPPED = sorted((TESTS.parent / "routines").glob("*.yaml"))
+SILENT_DB = -60.0
+
+SHORT = """\
+title: Short e2e
+author: Test Studio
+description: A few seconds of everything.
+vars: {hold: 3s}
+steps:
+  - say: Ease off if anything hurts.
+  - section: Holding
+    steps:
+      - hold: "{hold}"
+        say: Sink the hips forward and hold.
+      - pause: 1.5s
+      - rest: 2s
+        say: Relax.
+  - say: That is all.
+"""
+
+
+def cli(*args: str | Path, cache: Path) -> str:
+    """Run the installed command line, as a user would."""
+    env = {**os.environ, "PSOAS_AUDIO_CACHE": str(cache)}
+    result = subprocess.run(
+        [sys.executable, "-m", "psoas_audio", *map(str, args)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def build_and_plan(routine: Path, folder: Path, cache: Path) -> tuple[Path, dict[str, Any], Audio]:
+    target = folder / f"{routine.stem}.mp3"
+    cli("build", routine, "-o", target, cache=cache)
+    plan = json.loads(cli("plan", routine, "--json", cache=cache))
+    return target, plan, decode(target)
+
+
+def step_at(source: RoutineFile, path: str) -> Step:
+    """The YAML step at a plan path such as steps[1].steps[0]."""
+    steps: tuple[Step, ...] = source.routine.steps
+    step: Step | None = None
+    for part in path.split("."):
+        step = steps[int(part.removeprefix("steps[").removesuffix("]"))]
+        if isinstance(step, Section | Sides | Repeat):
+            steps = step.steps
+    assert step is not None
+    return step
+
+
+def yaml_seconds(step: Step) -> float:
+    if isinstance(step, Hold):
+        return step.hold
+    if isinstance(step, Rest):
+        return step.rest
+    assert isinstance(step, Pause)
+    return step.pause
+
+
+def assert_track_follows_plan(routine: Path, plan: dict[str, Any], audio: Audio) -> None:
+    source = check(routine)
+    events = plan["events"]
+    assert abs(len(audio) / RATE - plan["duration"]) <= 0.05
+
+    timed = [e for e in events if e["role"] in ("hold", "rest", "pause")]
+    assert timed, "the routine has no holds, rests or pauses to measure"
+    for event in timed:  # the plan keeps the YAML's durations
+        assert event["end"] - event["start"] == pytest.approx(
+            yaml_seconds(step_at(source, event["step"])), abs=0.001
+        )
+
+    index = 0
+    while index < len(events):  # each run of silence events is silent, and as long as planned
+        if events[index]["kind"] != "silence":
+            index += 1
+            continue
+        run = [events[index]]
+        while index + len(run) < len(events) and events[index + len(run)]["kind"] == "silence":
+            run.append(events[index + len(run)])
+        index += len(run)
+        start, end = run[0]["start"], run[-1]["end"]
+        span = audio[int(start * RATE) : int(end * RATE)]
+        assert dbfs(span) < SILENT_DB, f"not silent at {start}-{end}s"
+        inner = span[int(0.015 * RATE) : -int(0.015 * RATE)]
+        assert np.max(np.abs(inner)) < 10 ** (SILENT_DB / 20), f"a sound inside {start}-{end}s"
+        if run[0]["start"] > 0 and any(e["role"] in ("hold", "rest", "pause") for e in run):
+            heard = silent_run(audio, start, end, SILENT_DB)
+            assert heard == pytest.approx(end - start, abs=0.020), f"silence at {start}s"
+
+    for event in events:  # speech starts and ends where the voice is, not in padding
+        if event["kind"] == "speech":
+            clip = audio[int(event["start"] * RATE) : int(event["end"] * RATE)]
+            edge = int(0.03 * RATE)
+            assert dbfs(clip[:edge]) > -50 and dbfs(clip[-edge:]) > -55, event["text"]
+
+    chime = events[-1]
+    assert chime["kind"] == "chime"
+    ring = audio[int(chime["start"] * RATE) : int(chime["start"] * RATE) + RATE]
+    assert dbfs(ring) > -35, "the chime is not audible"
+    assert dbfs(audio[-int(0.05 * RATE) :]) < SILENT_DB, "the file ends before the chime fades"
+
+
+@pytest.fixture(scope="module")
+def short_build(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Any:
+    folder = tmp_path_factory.mktemp("short")
+    routine = folder / "short.yaml"
+    routine.write_text(SHORT, encoding="utf-8")
+    return routine, *build_and_plan(routine, folder, shared_cache)
+
+
+def test_a_short_routine_sounds_as_planned(short_build: Any) -> None:
+    routine, _, plan, audio = short_build
+    assert_track_follows_plan(routine, plan, audio)
+    said = [e["text"] for e in plan["events"] if e["kind"] == "speech"]
+    assert said == [
+        "Ease off if anything hurts.", "Sink the hips forward and hold.", "Relax.", "That is all."
+    ]  # fmt: skip
+
+
+def test_the_mp3_is_phone_friendly_and_tagged(short_build: Any) -> None:
+    _, mp3, plan, _ = short_build
+    info = probe_tags(mp3)
+    stream = info["streams"][0]  # type: ignore[index]
+    assert (stream["codec_name"], stream["channels"], stream["sample_rate"]) == ("mp3", 1, "44100")
+    assert int(stream["bit_rate"]) == 96_000
+    tags = info["format"]["tags"]  # type: ignore[index]
+    assert (tags["title"], tags["artist"]) == ("Short e2e", "Test Studio")
+    head = mp3.read_bytes()[:8192]
+    assert head.startswith(b"ID3\x03"), "ID3v2.3, which Windows and older players read"
+    assert b"LAME" in head and (b"Info" in head or b"Xing" in head), "Xing/LAME header kept"
+    chapters = info["chapters"]  # type: ignore[index]
+    assert [c["tags"]["title"] for c in chapters] == ["Holding"]
+    section = plan["sections"][0]
+    assert float(chapters[0]["start_time"]) == pytest.approx(section["start"], abs=0.001)
+
+
+@pytest.mark.parametrize("routine", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_routine_sounds_as_planned(
+    routine: Path, tmp_path: Path, shared_cache: Path
+) -> None:
+    _, plan, audio = build_and_plan(routine, tmp_path, shared_cache)
+    assert_track_follows_plan(routine, plan, audio)
+
+
+def test_voices_lists_espeak_voices(shared_cache: Path) -> None:
+    ids = [line.split()[0] for line in cli("voices", cache=shared_cache).splitlines()]
+    assert "gmw/en-us" in ids
+
+
+def test_an_unknown_espeak_voice_points_at_the_routine_line(write: Writer) -> None:
+    path = write("r.yaml", "title: T\nvoice: {name: en-marsian}\nsteps: [{say: Hi}]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "psoas_audio", "plan", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{path}:2:15: the pyttsx3 engine has no voice 'en-marsian'")
+    assert "Traceback" not in result.stderr
