@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -70,11 +71,11 @@ def silent_run(samples: Audio, start: float, end: float, threshold_db: float = -
     return (last - first) / RATE
 
 
-def probe_tags(path: Path) -> dict[str, object]:
+def probe_tags(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_format", "-show_chapters", "-show_streams",
          "-of", "json", str(path)],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
-    result: dict[str, object] = json.loads(out)
+    result: dict[str, Any] = json.loads(out)
     return result

@@ -141,15 +141,15 @@ def test_a_short_routine_sounds_as_planned(short_build: Any) -> None:
 def test_the_mp3_is_phone_friendly_and_tagged(short_build: Any) -> None:
     _, mp3, plan, _ = short_build
     info = probe_tags(mp3)
-    stream = info["streams"][0]  # type: ignore[index]
+    stream = info["streams"][0]
     assert (stream["codec_name"], stream["channels"], stream["sample_rate"]) == ("mp3", 1, "44100")
     assert int(stream["bit_rate"]) == 96_000
-    tags = info["format"]["tags"]  # type: ignore[index]
+    tags = info["format"]["tags"]
     assert (tags["title"], tags["artist"]) == ("Short e2e", "Test Studio")
     head = mp3.read_bytes()[:8192]
     assert head.startswith(b"ID3\x03"), "ID3v2.3, which Windows and older players read"
     assert b"LAME" in head and (b"Info" in head or b"Xing" in head), "Xing/LAME header kept"
-    chapters = info["chapters"]  # type: ignore[index]
+    chapters = info["chapters"]
     assert [c["tags"]["title"] for c in chapters] == ["Holding"]
     section = plan["sections"][0]
     assert float(chapters[0]["start_time"]) == pytest.approx(section["start"], abs=0.001)
