@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +21,8 @@ from .durations import format_clock
 from .errors import PsoasError, UsageError
 from .pcm import to_seconds
 from .routine import RoutineFile
+from .speech import list_voices
 from .speech.engine import engine_path
-from .speech.process import EngineProcess
 from .timeline import Timeline
 
 app = typer.Typer(
@@ -30,7 +33,10 @@ app = typer.Typer(
 )
 stderr = Console(stderr=True, highlight=False)
 
-Routines = Annotated[list[Path], typer.Argument(help="Routine YAML files.", show_default=False)]
+# readable=False: an unreadable file is our one-line error, not Click's usage block.
+Routines = Annotated[
+    list[Path], typer.Argument(help="Routine YAML files.", show_default=False, readable=False)
+]
 Sets = Annotated[
     list[str] | None,
     typer.Option("--set", metavar="NAME=VALUE", help="Override a routine var (repeatable)."),
@@ -45,14 +51,25 @@ RateOpt = Annotated[
 @contextmanager
 def _reported() -> Iterator[None]:
     """Every PsoasError becomes its message on stderr and exit code 1; no traceback."""
+    _interrupt_on_sigterm()
     try:
         yield
     except PsoasError as exc:
         stderr.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        stderr.print("interrupted; nothing was written", markup=False)
+        stderr.print("interrupted; no partial file was left", markup=False)
         raise typer.Exit(130) from None
+
+
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so the temporary MP3 is removed on the way out."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _options(
@@ -104,8 +121,10 @@ def _progress(label: str) -> Iterator[pipeline.Progress | None]:
 def build(
     routines: Routines,
     output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="MP3 path, or a folder [default: output/STEM.mp3]."),
+        str | None,  # a str, so that a trailing "/" (a folder) survives
+        typer.Option(
+            "-o", "--output", help="MP3 path, or a folder ending in / [default: output/STEM.mp3]."
+        ),
     ] = None,
     sets: Sets = None,
     engine: EngineOpt = None,
@@ -123,14 +142,25 @@ def build(
             typer.echo(f"{built.output}  {format_clock(built.seconds)}")
 
 
-def _targets(routines: list[Path], output: Path | None) -> list[Path]:
+def _targets(routines: list[Path], output: str | None) -> list[Path]:
+    """Where each MP3 goes; two routines never share a target, nor overwrite a routine."""
     if output is None:
-        return [Path("output") / f"{path.stem}.mp3" for path in routines]
-    if output.is_dir() or str(output).endswith(("/", "\\")):
-        return [output / f"{path.stem}.mp3" for path in routines]
-    if len(routines) > 1:
-        raise UsageError("-o names one file, but several routines were given; pass a folder")
-    return [output]
+        targets = [Path("output") / f"{path.stem}.mp3" for path in routines]
+    elif output.endswith(("/", os.sep)) or Path(output).is_dir():
+        targets = [Path(output) / f"{path.stem}.mp3" for path in routines]
+    elif len(routines) > 1:
+        raise UsageError("-o names one file, but several routines were given; pass a folder/")
+    else:
+        targets = [Path(output)]
+    seen: dict[Path, Path] = {}
+    for routine, target in zip(routines, targets, strict=True):
+        key = target.resolve()
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {routine} would both be written to {target}")
+        if key == routine.resolve():
+            raise UsageError(f"{routine}: refusing to overwrite the routine with its MP3")
+        seen[key] = routine
+    return targets
 
 
 def _check_all(routines: list[Path], options: pipeline.Options) -> list[RoutineFile]:
@@ -159,7 +189,9 @@ def check(routines: Routines, sets: Sets = None) -> None:
     "psoas-audio plan routines/bed-edge-stretch.yaml --json | jq .duration"
 )
 def plan(
-    routine: Annotated[Path, typer.Argument(help="A routine YAML file.", show_default=False)],
+    routine: Annotated[
+        Path, typer.Argument(help="A routine YAML file.", show_default=False, readable=False)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
     sets: Sets = None,
     engine: EngineOpt = None,
@@ -195,9 +227,6 @@ def plan_table(timeline: Timeline) -> str:
 def voices(engine: Annotated[str, typer.Option(help="Speech engine.")] = "pyttsx3") -> None:
     """List the voices an engine offers on this machine."""
     with _reported():
-        path = engine_path(engine)
-        with EngineProcess(engine, path, timeout=60) as process:
-            found = process.call("voices")
-        for voice in found:
+        for voice in list_voices(engine):
             languages = ",".join(voice.languages)
             typer.echo(f"{voice.id:<28} {voice.name:<28} {languages}")

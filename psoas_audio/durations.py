@@ -51,16 +51,6 @@ def format_clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def format_length(seconds: float) -> str:
-    """A human length such as "20s", "1m30s", "2m", "1.5s"."""
-    if seconds < 60:
-        return f"{seconds:g}s"
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
-    return text + (f"{secs:g}s" if secs else "")
-
-
 def spoken_length(seconds: float) -> str:
     """A length as a voice should say it: "20 seconds", "1 minute 30 seconds"."""
     parts = []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,5 +45,23 @@ class EngineError(PsoasError):
     """The speech engine is missing, failed, hung, or lacks the voice asked for."""
 
 
+class CacheError(PsoasError):
+    """The phrase cache folder cannot be written."""
+
+
 class EncodeError(PsoasError):
     """ffmpeg is missing or failed to write the MP3."""
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice a typo most likely meant, if any is close enough."""
+    matches = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, choices: Iterable[str], *, braces: bool = False) -> str:
+    """' (did you mean 'x'?)' for a typo, or '' when nothing is close."""
+    match = closest(name, choices)
+    if match is None:
+        return ""
+    return f" (did you mean {{{match}}}?)" if braces else f" (did you mean '{match}'?)"

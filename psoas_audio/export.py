@@ -49,42 +49,55 @@ def encode_mp3(
 
     A failure or Ctrl-C leaves no partial file, and an older target untouched.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _temporary_beside(target) as temp:
-        command = [
-            ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
-            "-c:a", "libmp3lame", "-b:a", f"{bitrate}k", "-ar", str(SAMPLE_RATE), "-ac", "1",
-            "-write_xing", "1", "-id3v2_version", "3",
-            "-metadata", f"title={tags.title}",
-            *(["-metadata", f"artist={tags.artist}"] if tags.artist else []),
-            *(["-metadata", f"comment={tags.comment}"] if tags.comment else []),
-            "-f", "mp3", str(temp),
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        assert process.stdin is not None and process.stderr is not None
-        try:
-            for chunk in pcm:
-                process.stdin.write(chunk)
-                if progress:
-                    progress(len(chunk) // 2)
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # ffmpeg died; its message follows
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        finally:
-            errors = process.stderr.read().decode(errors="replace").strip()
-            process.stderr.close()
-        if process.wait() != 0:
-            raise EncodeError(f"ffmpeg failed to encode {target}: {errors or 'no message'}")
-        _write_chapters(temp, tags.chapters)
-        temp.chmod(_file_mode(target))
-        os.replace(temp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _temporary_beside(target) as temp:
+            _encode(pcm, temp, tags, bitrate, progress)
+            _write_chapters(temp, tags.chapters)
+            temp.chmod(_file_mode(target))
+            os.replace(temp, target)
+    except OSError as exc:
+        raise EncodeError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _encode(
+    pcm: Iterable[bytes],
+    temp: Path,
+    tags: Tags,
+    bitrate: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    command = [
+        ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-c:a", "libmp3lame", "-b:a", f"{bitrate}k", "-ar", str(SAMPLE_RATE), "-ac", "1",
+        "-write_xing", "1", "-id3v2_version", "3",
+        "-metadata", f"title={tags.title}",
+        *(["-metadata", f"artist={tags.artist}"] if tags.artist else []),
+        *(["-metadata", f"comment={tags.comment}"] if tags.comment else []),
+        "-f", "mp3", str(temp),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert process.stdin is not None and process.stderr is not None
+    try:
+        for chunk in pcm:
+            process.stdin.write(chunk)
+            if progress:
+                progress(len(chunk) // 2)
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # ffmpeg died; its message follows
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        errors = process.stderr.read().decode(errors="replace").strip()
+        process.stderr.close()
+    if process.wait() != 0:
+        raise EncodeError(f"ffmpeg failed to encode {temp.name}: {errors or 'no message'}")
 
 
 def _write_chapters(path: Path, chapters: tuple[Chapter, ...]) -> None:

@@ -17,9 +17,10 @@ from .speech import Speaker, VoiceRequest
 from .speech.cache import PhraseCache
 from .speech.engine import UnknownVoice
 from .speech.speaker import DEFAULT_TIMEOUT
-from .timeline import PlanSettings, Quiet, Timeline, expand, phrases, plan
+from .timeline import PlanSettings, Timeline, expand, measure, phrases, plan
 
 MAX_TRACK_SECONDS = 10 * 3600.0
+MAX_CUES = 50_000
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,17 @@ class Built:
 def check(path: Path, options: Options = Options()) -> RoutineFile:
     """Load and validate a routine; RoutineError lists every mistake with its line."""
     source = load_routine(path, options.overrides)
-    cues = expand(source.routine)
-    silent = sum(cue.seconds for cue in cues if isinstance(cue, Quiet))
-    if silent > MAX_TRACK_SECONDS:
-        hours = silent / 3600
-        raise RoutineError(
-            [source.document.problem(("steps",), f"the routine's pauses alone last {hours:.1f}h; "
-                                     f"a track may last {MAX_TRACK_SECONDS / 3600:g}h")]
-        )  # fmt: skip
+    size = measure(source.routine.steps)  # without unrolling: 100 x 100 x 100 x ... stays cheap
+    limit = None
+    if size.silent_seconds > MAX_TRACK_SECONDS:
+        limit = (
+            f"the routine's pauses, holds and rests alone last {size.silent_seconds / 3600:.1f}h; "
+            f"a track may last {MAX_TRACK_SECONDS / 3600:g}h"
+        )
+    elif size.cues > MAX_CUES:
+        limit = f"the routine unrolls into {size.cues:,} steps; at most {MAX_CUES:,} are allowed"
+    if limit:
+        raise RoutineError([source.document.problem(("steps",), limit)])
     return source
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,17 +20,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .durations import parse_duration, spoken_length
-from .errors import Problem, RoutineError, UsageError
+from .durations import parse_duration
+from .errors import EngineError, Problem, RoutineError, closest, did_you_mean
+from .template import ACTIONS, PRIMARY_ACTIONS, template
 from .yamlsource import Path_, SourceDocument, load_document
 
 MAX_REPEAT = 100
-LOOP_VARS = frozenset({"side", "rep", "reps"})
-RESERVED_VARS = frozenset({"side", "rep"})  # {reps} may be a routine var, as in repeat: "{reps}"
-PRIMARY_ACTIONS = ("pause", "hold", "rest", "section", "sides", "repeat")
-ACTIONS = ("say", *PRIMARY_ACTIONS)
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _duration(value: object) -> float:
@@ -42,7 +36,7 @@ def _duration(value: object) -> float:
 
 
 def _count(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise PydanticCustomError("count", f"expected a whole number of times, got {value!r}")
@@ -51,7 +45,14 @@ def _count(value: object) -> int:
     return value
 
 
+def _speakable(text: str) -> str:
+    if not any(char.isalnum() for char in text):
+        raise PydanticCustomError("speakable", f"nothing to say in {text!r}: no letters or digits")
+    return text
+
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Spoken = Annotated[Text, AfterValidator(_speakable)]  # eSpeak says nothing for "..." alone
 Seconds = Annotated[float, BeforeValidator(_duration)]
 Count = Annotated[int, BeforeValidator(_count)]
 
@@ -61,13 +62,13 @@ class _Model(BaseModel):
 
 
 def _engine(name: object) -> object:
-    from .speech.engine import ENGINES
+    from .speech.engine import engine_path
 
-    if isinstance(name, str) and name not in ENGINES:
-        hint = _did_you_mean(name, ENGINES)
-        raise PydanticCustomError(
-            "engine", f"unknown speech engine '{name}'{hint}; available: {', '.join(ENGINES)}"
-        )
+    if isinstance(name, str):
+        try:
+            engine_path(name)
+        except EngineError as exc:
+            raise PydanticCustomError("engine", str(exc)) from None
     return name
 
 
@@ -80,7 +81,7 @@ class Voice(_Model):
 
 
 class Say(_Model):
-    say: Text
+    say: Spoken
 
 
 class Pause(_Model):
@@ -89,12 +90,12 @@ class Pause(_Model):
 
 class Hold(_Model):
     hold: Seconds
-    say: Text | None = None
+    say: Spoken | None = None
 
 
 class Rest(_Model):
     rest: Seconds
-    say: Text | None = None
+    say: Spoken | None = None
 
 
 class Section(_Model):
@@ -170,7 +171,7 @@ class RoutineFile:
 def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> RoutineFile:
     """Parse, template and validate a routine file; raise RoutineError listing every mistake."""
     document = load_document(path)
-    data, problems = _template(document, dict(overrides or {}))
+    data, problems = template(document, overrides or {})
     try:
         routine = Routine.model_validate(data)
     except ValidationError as exc:
@@ -180,7 +181,7 @@ def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> Rout
             (*loc[:-1], match)
             for error, loc in errors
             if error["type"] == "extra_forbidden"
-            for match in [_closest(str(loc[-1]), _fields_at(data, loc[:-1]))]
+            for match in [closest(str(loc[-1]), _fields_at(data, loc[:-1]))]
             if match
         }
         for error, loc in errors:
@@ -201,185 +202,6 @@ def _overlaps(loc: Path_, reported: Path_, kind: str) -> bool:
     return loc[: len(reported)] == reported or (
         kind.startswith("union_tag") and reported[: len(loc)] == loc
     )
-
-
-def fill(text: str, values: Mapping[str, object]) -> str:
-    """Replace each {name} whose name is in values; leave the rest as written."""
-    return PLACEHOLDER.sub(lambda m: str(values.get(m[1], m[0])), text)
-
-
-# -- templating ---------------------------------------------------------------------------------
-
-Found = list[tuple[Path_, Problem]]
-
-
-def _template(document: SourceDocument, overrides: dict[str, str]) -> tuple[object, Found]:
-    """Check every {name} is in scope and substitute routine vars; collect shape mistakes."""
-    data = document.data
-    problems: Found = []
-    if not isinstance(data, dict):
-        problems.append(((), document.problem((), "a routine is a mapping with a title and steps")))
-        return data, problems
-    raw_vars = data.get("vars", {})
-    variables: dict[str, object] = {}
-    if isinstance(raw_vars, dict):
-        for name, value in raw_vars.items():
-            loc: Path_ = ("vars", name)
-            if not VAR_NAME.match(name):
-                problems.append(
-                    (loc, document.problem(loc, f"'{name}' is not a valid variable name", key=True))
-                )
-            elif name in RESERVED_VARS:
-                problems.append(
-                    (
-                        loc,
-                        document.problem(
-                            loc,
-                            f"'{name}' is set by sides/repeat blocks; choose another name",
-                            key=True,
-                        ),
-                    )
-                )
-            elif isinstance(value, bool) or not isinstance(value, str | int | float):
-                problems.append(
-                    (
-                        loc,
-                        document.problem(loc, f"a variable holds text or a number, got {value!r}"),
-                    )
-                )
-            else:
-                variables[name] = value
-    for name in overrides:
-        if name not in variables:
-            hint = _did_you_mean(name, variables)
-            raise UsageError(
-                f"{document.path}: --set {name}: the routine has no variable '{name}'{hint}"
-            )
-    variables.update(overrides)
-    filled = {
-        key: value
-        if key == "vars"
-        else _fill_tree(value, (key,), variables, frozenset(), document, problems)
-        for key, value in data.items()
-    }
-    if isinstance(data.get("vars"), dict):
-        filled["vars"] = {k: v for k, v in variables.items() if k in data["vars"] or k in overrides}
-    return filled, problems
-
-
-def _fill_tree(
-    value: object,
-    loc: Path_,
-    variables: dict[str, object],
-    loop_vars: frozenset[str],
-    document: SourceDocument,
-    problems: Found,
-) -> object:
-    if isinstance(value, str):
-        return _fill_text(value, loc, variables, loop_vars, document, problems)
-    if isinstance(value, list):
-        return [
-            _fill_tree(item, (*loc, i), variables, loop_vars, document, problems)
-            for i, item in enumerate(value)
-        ]
-    if not isinstance(value, dict):
-        return value
-    if loc[-2:-1] == ("steps",) or loc == ("steps",):
-        _check_step(value, loc, document, problems)
-    inner = (
-        loop_vars
-        | ({"side"} if "sides" in value else set())
-        | ({"rep", "reps"} if "repeat" in value else set())
-    )
-    return {
-        key: _fill_tree(
-            item, (*loc, key), variables, inner if key == "steps" else loop_vars, document, problems
-        )
-        for key, item in value.items()
-    }
-
-
-def _fill_text(
-    text: str,
-    loc: Path_,
-    variables: dict[str, object],
-    loop_vars: frozenset[str],
-    document: SourceDocument,
-    problems: Found,
-) -> object:
-    for name in PLACEHOLDER.findall(text):
-        if name not in variables and name not in loop_vars:
-            known = set(variables) | loop_vars
-            where = (
-                " (only inside a sides block's steps)"
-                if name == "side"
-                else (" (only inside a repeat block's steps)" if name in ("rep", "reps") else "")
-            )
-            message = (
-                f"undefined variable {{{name}}}{where}{_did_you_mean(name, known, braces=True)}"
-            )
-            problems.append((loc, document.problem(loc, message)))
-    in_scope = {name: value for name, value in variables.items() if name not in loop_vars}
-    whole = PLACEHOLDER.fullmatch(text)
-    if whole and whole[1] in in_scope:
-        return in_scope[whole[1]]  # keep the type: repeat: "{reps}" -> 4
-    return fill(text, {name: _as_words(value) for name, value in in_scope.items()})
-
-
-def _as_words(value: object) -> object:
-    """A duration inside a sentence is said in words: "hold for {hold}" -> "hold for 20 seconds"."""
-    if isinstance(value, str) and re.fullmatch(r"[\d.hms ]+", value) and re.search("[hms]", value):
-        try:
-            return spoken_length(parse_duration(value))
-        except ValueError:
-            return value
-    return value
-
-
-def _check_step(
-    step: dict[str, Any], loc: Path_, document: SourceDocument, problems: Found
-) -> None:
-    primary = [key for key in PRIMARY_ACTIONS if key in step]
-    if len(primary) > 1:
-        problems.append(
-            (
-                loc,
-                document.problem(
-                    loc, f"a step takes one action, this one has {' and '.join(primary)}"
-                ),
-            )
-        )
-    elif not primary and "say" not in step:
-        for key in step:
-            hint = _did_you_mean(key, ACTIONS)
-            if hint:
-                problems.append(
-                    (
-                        (*loc, key),
-                        document.problem((*loc, key), f"unknown key '{key}'{hint}", key=True),
-                    )
-                )
-                return
-        problems.append(
-            (
-                loc,
-                document.problem(
-                    loc, "a step needs an action: say, pause, hold, rest, section, sides or repeat"
-                ),
-            )
-        )
-
-
-def _closest(name: str, choices: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def _did_you_mean(name: str, choices: Iterable[str], *, braces: bool = False) -> str:
-    match = _closest(name, choices)
-    if match is None:
-        return ""
-    return f" (did you mean {{{match}}}?)" if braces else f" (did you mean '{match}'?)"
 
 
 # -- pydantic errors -> messages ----------------------------------------------------------------
@@ -439,7 +261,7 @@ def _translate(error: Any, loc: Path_, data: object, document: SourceDocument) -
             key=True,
         )
     if kind == "extra_forbidden":
-        hint = _did_you_mean(name, _fields_at(data, loc[:-1]))
+        hint = did_you_mean(name, _fields_at(data, loc[:-1]))
         return document.problem(loc, f"unknown key '{name}'{hint}", key=True)
     if kind == "missing":
         return document.problem(loc[:-1], f"missing '{name}'")

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .pcm import SAMPLE_RATE, to_samples, to_seconds
-from .routine import Hold, Pause, Repeat, Rest, Routine, Say, Section, Sides, Step, fill
+from .routine import Hold, Pause, Repeat, Rest, Routine, Say, Section, Sides, Step
+from .template import fill
 
 Kind = Literal["speech", "silence", "chime"]
 # What a silence is for: the YAML's own (pause/hold/rest) or one the planner adds around speech.
@@ -81,6 +82,37 @@ def _expand(steps: tuple[Step, ...], path: str, scope: Mapping[str, object]) -> 
             case Repeat(repeat=count, steps=inner):
                 for rep in range(1, count + 1):
                     yield from _expand(inner, f"{here}.steps", {**scope, "rep": rep, "reps": count})
+
+
+@dataclass(frozen=True)
+class Size:
+    silent_seconds: float
+    cues: int
+
+
+def measure(steps: tuple[Step, ...]) -> Size:
+    """How much silence and how many cues the steps unroll into, without unrolling them."""
+    silent, cues = 0.0, 0
+    for step in steps:
+        match step:
+            case Say():
+                cues += 1
+            case Pause(pause=seconds):
+                silent, cues = silent + seconds, cues + 1
+            case Hold(hold=seconds, say=text) | Rest(rest=seconds, say=text):
+                silent, cues = silent + seconds, cues + 1 + bool(text)
+            case Section(steps=inner) | Sides(steps=inner) | Repeat(steps=inner):
+                inner_size = measure(inner)
+                times = _times(step)
+                silent += times * inner_size.silent_seconds
+                cues += times * inner_size.cues + 2 * isinstance(step, Section)  # its marks
+    return Size(silent, cues)
+
+
+def _times(block: Section | Sides | Repeat) -> int:
+    if isinstance(block, Sides):
+        return len(block.sides)
+    return block.repeat if isinstance(block, Repeat) else 1
 
 
 # -- planning: cues + clip lengths -> positions ------------------------------------------------

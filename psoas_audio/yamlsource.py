@@ -59,11 +59,13 @@ def load_document(path: Path) -> SourceDocument:
         raise SourceFileError(f"{path}: cannot read: {exc.strerror}") from None
 
     loader = yaml.SafeLoader(text)
+    doc = SourceDocument(path=path, data=None)
+    converter = _Converter(loader, doc)
     try:
         root = loader.get_single_node()
-        doc = SourceDocument(path=path, data=None)
-        problems: list[Problem] = []
-        data = _convert(root, (), loader, doc, problems) if root is not None else None
+        data = converter.convert(root, ()) if root is not None else None
+    except RecursionError:
+        raise SourceFileError(f"{path}: nested too deeply for a routine") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -73,8 +75,8 @@ def load_document(path: Path) -> SourceDocument:
         raise SourceFileError(f"{path}: YAML syntax error: {exc}") from None
     finally:
         loader.dispose()
-    if problems:
-        raise RoutineError(problems)
+    if converter.problems:
+        raise RoutineError(converter.problems)
     if data is None:
         raise RoutineError(
             [Problem(path, 1, 1, "the file is empty; a routine needs a title and steps")]
@@ -82,39 +84,54 @@ def load_document(path: Path) -> SourceDocument:
     return SourceDocument(path=path, data=data, values=doc.values, keys=doc.keys)
 
 
-def _convert(
-    node: yaml.Node,
-    loc: Path_,
-    loader: yaml.SafeLoader,
-    doc: SourceDocument,
-    problems: list[Problem],
-) -> object:
-    doc.values[loc] = _pos(node)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves "<<" merge keys
+MAX_NODES = 100_000  # far beyond any routine; stops alias bombs before they eat memory
+
+
+class _Converter:
+    """Composed YAML nodes -> plain data, recording where every node stands."""
+
+    def __init__(self, loader: yaml.SafeLoader, doc: SourceDocument) -> None:
+        self.loader, self.doc = loader, doc
+        self.problems: list[Problem] = []
+        self.count = 0
+        self.open: set[int] = set()  # nodes being converted: an alias to one is a cycle
+
+    def problem(self, node: yaml.Node, message: str) -> None:
+        pos = _pos(node)
+        self.problems.append(Problem(self.doc.path, pos.line, pos.column, message))
+
+    def convert(self, node: yaml.Node, loc: Path_) -> object:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SourceFileError(f"{self.doc.path}: more than {MAX_NODES:,} values; not a routine")
+        self.doc.values[loc] = _pos(node)
+        if id(node) in self.open:
+            self.problem(node, "this alias refers to a value that contains it")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            self.open.add(id(node))
+            try:
+                return self._mapping(node, loc)
+            finally:
+                self.open.discard(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            self.open.add(id(node))
+            try:
+                return [self.convert(item, (*loc, i)) for i, item in enumerate(node.value)]
+            finally:
+                self.open.discard(id(node))
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Path_) -> dict[str, object]:
+        self.loader.flatten_mapping(node)  # resolves "<<" merge keys
         result: dict[str, object] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = self.loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
-                problems.append(
-                    Problem(doc.path, *_astuple(_pos(key_node)), f"keys must be names, got {key!r}")
-                )
-                continue
-            if key in result:
-                problems.append(
-                    Problem(doc.path, *_astuple(_pos(key_node)), f"'{key}' is given twice")
-                )
-                continue
-            doc.keys[(*loc, key)] = _pos(key_node)
-            result[key] = _convert(value_node, (*loc, key), loader, doc, problems)
+                self.problem(key_node, f"keys must be names, got {key!r}")
+            elif key in result:
+                self.problem(key_node, f"'{key}' is given twice")
+            else:
+                self.doc.keys[(*loc, key)] = _pos(key_node)
+                result[key] = self.convert(value_node, (*loc, key))
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(item, (*loc, index), loader, doc, problems)
-            for index, item in enumerate(node.value)
-        ]
-    return loader.construct_object(node, deep=True)
-
-
-def _astuple(pos: Position) -> tuple[int, int]:
-    return pos.line, pos.column

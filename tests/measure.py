@@ -45,15 +45,6 @@ def dbfs(samples: Audio) -> float:
     return 20 * np.log10(rms) if rms > 0 else float("-inf")
 
 
-def window_levels(samples: Audio, window: float = 0.005) -> Audio:
-    """Peak level (dBFS) of each consecutive window."""
-    size = int(window * RATE)
-    count = len(samples) // size
-    peaks = np.abs(samples[: count * size]).reshape(count, size).max(axis=1)
-    levels: Audio = 20 * np.log10(np.maximum(peaks, 1e-10))
-    return levels
-
-
 def silent_run(samples: Audio, start: float, end: float, threshold_db: float = -50) -> float:
     """Length (s) of the quiet stretch that contains the middle of [start, end].
 

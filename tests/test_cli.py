@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -100,7 +104,7 @@ def test_an_interrupted_build_leaves_no_partial_file(
 
     monkeypatch.setattr(pipeline, "render", interrupted)
     code, _, err = run("build", GOOD, "--engine", "fake", "-o", old)
-    assert code == 130 and "interrupted; nothing was written" in err
+    assert code == 130 and "interrupted; no partial file was left" in err
     assert [p.name for p in tmp_path.iterdir()] == ["mini.mp3"]
     assert old.read_bytes() == b"an older build"
 
@@ -131,6 +135,32 @@ def test_several_routines_need_a_folder_for_o(tmp_path: Path) -> None:
     assert code == 1 and "pass a folder" in err
 
 
+def test_o_with_a_trailing_slash_is_a_folder_even_before_it_exists(tmp_path: Path) -> None:
+    folder = tmp_path / "new"
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", f"{folder}/")
+    assert code == 0, err
+    assert (folder / "lunge-mini.mp3").is_file()
+
+
+def test_two_routines_never_share_an_mp3_or_overwrite_a_routine(tmp_path: Path) -> None:
+    twin = tmp_path / "lunge-mini.yaml"
+    twin.write_text(GOOD.read_text())
+    code, _, err = run("build", GOOD, twin, "--engine", "fake", "-o", f"{tmp_path}/out/")
+    assert code == 1 and "would both be written to" in err
+    code, _, err = run("build", twin, "--engine", "fake", "-o", twin)
+    assert code == 1 and "refusing to overwrite the routine" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unwritable_target_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, out, err = run("build", GOOD, "--engine", "fake", "-o", blocker / "x.mp3")
+    assert code == 1
+    assert err.startswith(f"cannot write {blocker / 'x.mp3'}:")
+    assert "Traceback" not in out + err and len(err.strip().splitlines()) == 1
+
+
 def test_plan_json_has_the_documented_shape() -> None:
     code, out, _ = run("plan", GOOD, "--engine", "fake", "--json")
     assert code == 0
@@ -141,6 +171,10 @@ def test_plan_json_has_the_documented_shape() -> None:
         assert {"start", "end", "kind", "text", "step"} <= set(event)
         assert event["kind"] in ("speech", "silence", "chime")
     assert plan["events"][-1]["end"] == plan["duration"]
+    assert {e["role"] for e in plan["events"]} == {"lead-in", "say", "gap", "pause", "hold",
+                                                   "rest", "chime"}  # fmt: skip
+    assert all(round(e["start"], 3) == e["start"] for e in plan["events"])  # milliseconds
+    assert [set(s) for s in plan["sections"]] == [{"title", "start", "end"}] * 2
     assert [s["title"] for s in plan["sections"]] == ["left side", "right side"]
 
 
@@ -166,3 +200,29 @@ def test_an_unknown_voice_option_is_one_clear_line() -> None:
     code, _, err = run("plan", GOOD, "--engine", "fake", "--voice", "nobody")
     assert code == 1
     assert err.strip().endswith("'psoas-audio voices --engine fake' lists them")
+
+
+def test_sigterm_during_a_build_leaves_no_partial_file(tmp_path: Path) -> None:
+    """A real process, killed while ffmpeg is writing: the old MP3 survives, no .part is left."""
+    routine = tmp_path / "long.yaml"
+    routine.write_text("title: Long\nvoice: {engine: fake}\nsteps:\n"
+                       + "  - hold: 2h\n    say: Hold.\n" * 4)  # fmt: skip
+    old = tmp_path / "long.mp3"
+    old.write_bytes(b"an older build")
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    code = "import conftest; from psoas_audio.cli import app; app(prog_name='psoas-audio')"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "build", str(routine), "-o", str(old)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=TESTS,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".long.mp3.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".long.mp3.*.part")), "the build never started encoding"
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "interrupted; no partial file was left" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp3", "long.yaml"]
+    assert old.read_bytes() == b"an older build"

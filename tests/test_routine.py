@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import TESTS, Writer
-from psoas_audio import RoutineError, SourceFileError, UsageError, load_routine
+from psoas_audio import RoutineError, SourceFileError, UsageError, check, load_routine
 from psoas_audio.routine import Hold, Repeat, Say, Section, Sides
 
 BAD = sorted((TESTS / "bad").glob("*.yaml"))
@@ -21,7 +23,7 @@ def expected_message(path: Path) -> str:
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
 def test_each_mistake_is_reported_at_its_line(path: Path) -> None:
     with pytest.raises(RoutineError) as caught:
-        load_routine(path)
+        check(path)
     [problem] = caught.value.problems
     assert str(problem).startswith(expected_message(path))
 
@@ -123,4 +125,61 @@ def test_shipped_routines_are_valid() -> None:
         routine = load_routine(path).routine
         first = routine.steps[0]
         assert isinstance(first, Say), f"{path.name} must open with its safety note"
-        assert any(word in first.say.lower() for word in ("pain", "hurt", "stop", "ease"))
+        assert re.search(r"\b(pain|hurts?|stop|ease off)\b", first.say.lower()), first.say
+
+
+def test_a_var_that_is_a_whole_sentence_is_still_text(write: Writer) -> None:
+    path = write("r.yaml", 'title: "{n}"\nvars: {n: 5, hold: 20s}\nsteps: [{say: "{hold}"}]\n')
+    routine = load_routine(path).routine
+    assert routine.title == "5"
+    assert routine.steps == (Say(say="20 seconds"),)
+
+
+def test_a_count_uses_the_routine_var_even_inside_another_repeat(write: Writer) -> None:
+    path = write(
+        "r.yaml",
+        """\
+        title: T
+        vars: {reps: 3}
+        steps:
+          - repeat: 2
+            steps:
+              - repeat: "{reps}"
+                steps:
+                  - say: Round {rep} of {reps}.
+        """,
+    )
+    outer = load_routine(path).routine.steps[0]
+    assert isinstance(outer, Repeat)
+    inner = outer.steps[0]
+    assert isinstance(inner, Repeat) and inner.repeat == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "complaint"),
+    [
+        ("deep.yaml", "title: T\nsteps:\n" + "  " * 0 + "".join(
+            "    " * i + "  - section: s\n" + "    " * i + "    steps:\n" for i in range(400)
+        ) + "    " * 400 + "  - say: hi\n", "nested too deeply for a routine"),
+        ("bomb.yaml", "a0: &a0 [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+            f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 9)
+        ) + "title: T\nsteps: [{say: hi}]\n", "more than 100,000 values; not a routine"),
+    ],
+)  # fmt: skip
+def test_hostile_yaml_is_one_clear_line(
+    write: Writer, name: str, text: str, complaint: str
+) -> None:
+    with pytest.raises(SourceFileError, match=complaint):
+        load_routine(write(name, text))
+
+
+def test_a_huge_unrolled_routine_is_refused_without_unrolling_it(write: Writer) -> None:
+    path = write(
+        "r.yaml", "title: T\nsteps:\n  - repeat: 100\n    steps:\n      - repeat: 100\n"
+        "        steps:\n          - repeat: 100\n            steps:\n"
+        "              - repeat: 100\n                steps:\n                  - say: hi\n",
+    )  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(RoutineError, match="unrolls into 100,000,000 steps"):
+        check(path)
+    assert time.monotonic() - started < 2

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import Writer
 from fakes import ENGINE_RATE, SECONDS_PER_CHARACTER
-from psoas_audio import EngineError, Options, RoutineError, check, plan_routine
+from psoas_audio import CacheError, EngineError, Options, RoutineError, check, plan_routine
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.speech import Speaker, VoiceRequest
 from psoas_audio.speech.cache import PhraseCache
@@ -56,13 +56,25 @@ def test_voice_and_rate_are_part_of_the_cache_key(engine_log: Path) -> None:
     assert len(spoken(engine_log)) == 3
 
 
-def test_a_warm_cache_does_not_start_the_engine(engine_log: Path) -> None:
-    with Speaker(VoiceRequest("fake")) as speaker:
-        speaker.clips(["Hold."])
-    with Speaker(VoiceRequest("hanging")) as speaker:  # would hang if it were started
-        pass
+def test_a_warm_cache_does_not_start_the_engine() -> None:
     cache = PhraseCache()
-    assert cache.get(cache.key("fake", None, 150, "Hold.")) is not None
+    clip = np.full(4410, 1000, dtype=np.int16)
+    cache.put(cache.key("hanging", None, 150, "Hold."), clip)
+    started = time.monotonic()
+    with Speaker(VoiceRequest("hanging"), timeout=30) as speaker:  # hangs if it is started
+        got = speaker.clips(["Hold."])
+    assert np.array_equal(got["Hold."], clip)
+    assert time.monotonic() - started < 5
+
+
+def test_an_unwritable_cache_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with (
+        Speaker(VoiceRequest("fake"), PhraseCache(blocker)) as speaker,
+        pytest.raises(CacheError, match="set PSOAS_AUDIO_CACHE to a writable folder"),
+    ):
+        speaker.clips(["Hello."])
 
 
 def test_editing_one_line_speaks_only_that_line(write: Writer, engine_log: Path) -> None:

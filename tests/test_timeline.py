@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TESTS, Writer
+from conftest import TESTS
 from psoas_audio import Options, Routine, check, plan_routine
 from psoas_audio.pcm import SAMPLE_RATE, to_samples
-from psoas_audio.timeline import Timeline, expand, plan
+from psoas_audio.timeline import Quiet, Timeline, expand, measure, plan
 
 GOLDEN = sorted((TESTS / "golden").glob("*.yaml"))
+SHIPPED = sorted((TESTS.parent / "routines").glob("*.yaml"))
 FAKE = Options(engine="fake")
 
 
@@ -42,11 +43,26 @@ def test_a_hold_is_silent_from_the_end_of_its_text_to_the_next_sound() -> None:
         assert after.start == hold.end and after.kind != "silence"
 
 
-def test_breaths_fall_only_between_two_spoken_lines() -> None:
+def test_a_breath_falls_between_two_spoken_lines_and_nowhere_else() -> None:
     events = planned(TESTS / "golden" / "lunge-mini.yaml").events
-    for before, gap, after in zip(events, events[1:], events[2:], strict=False):
-        if gap.role == "gap":
+    gaps = 0
+    for before, middle, after in zip(events, events[1:], events[2:], strict=False):
+        if middle.role == "gap":
+            gaps += 1
             assert before.kind == "speech" and after.kind in ("speech", "chime")
+            assert middle.length == to_samples(1.0 if after.kind == "chime" else 0.6)
+        assert not (before.kind == "speech" and middle.kind == "speech")
+    assert gaps == 2  # after the safety note, and before the chime
+
+
+@pytest.mark.parametrize("path", GOLDEN + SHIPPED, ids=[p.stem for p in GOLDEN + SHIPPED])
+def test_measuring_without_unrolling_agrees_with_unrolling(path: Path) -> None:
+    routine = check(path).routine
+    cues = expand(routine)
+    size = measure(routine.steps)
+    assert size.cues == len(cues)
+    silent = sum(cue.seconds for cue in cues if isinstance(cue, Quiet))
+    assert size.silent_seconds == pytest.approx(silent)
 
 
 def test_positions_never_drift() -> None:
@@ -81,7 +97,7 @@ def test_sections_span_their_steps_and_nest() -> None:
     assert inner.end == three.end
 
 
-def test_sides_and_repeats_unroll_with_their_step_paths(write: Writer) -> None:
+def test_sides_and_repeats_unroll_with_their_step_paths() -> None:
     timeline = planned(TESTS / "golden" / "lunge-mini.yaml")
     said = [(e.text, e.step) for e in timeline.events if e.kind == "speech"]
     assert said[:5] == [

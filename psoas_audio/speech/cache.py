@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from ..errors import CacheError
 from ..pcm import SAMPLE_RATE, Samples
 
 # Bump when the processing of a clip changes (trim, resample, fades), so old clips are not reused.
@@ -46,20 +47,26 @@ class PhraseCache:
                 if wav.getframerate() != SAMPLE_RATE or wav.getsampwidth() != 2:
                     return None
                 return np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-        except (FileNotFoundError, wave.Error, EOFError):
-            return None
+        except (OSError, wave.Error, EOFError):
+            return None  # missing or unreadable: speak it again
 
     def put(self, key: str, samples: Samples) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
-                wav.setnchannels(1)
-                wav.setsampwidth(2)
-                wav.setframerate(SAMPLE_RATE)
-                wav.writeframes(samples.tobytes())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
+                    wav.setnchannels(1)
+                    wav.setsampwidth(2)
+                    wav.setframerate(SAMPLE_RATE)
+                    wav.writeframes(samples.tobytes())
+                os.replace(temp, path)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise CacheError(
+                f"cannot write the speech cache in {self.folder}: {exc.strerror or exc}; "
+                "set PSOAS_AUDIO_CACHE to a writable folder"
+            ) from None

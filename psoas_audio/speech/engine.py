@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import EngineError
+from ..errors import EngineError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,7 @@ ENGINES: dict[str, str] = {
 
 def engine_path(name: str) -> str:
     if name not in ENGINES:
-        close = difflib.get_close_matches(name, ENGINES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(name, ENGINES)
         raise EngineError(
             f"unknown speech engine '{name}'{hint}; available: {', '.join(sorted(ENGINES))}"
         )
@@ -77,8 +75,7 @@ def resolve_voice(requested: str | None, voices: list[VoiceInfo], engine: str) -
         if wanted == voice.name.casefold():
             return voice.id
     names = [v.id.rsplit("/", 1)[-1] for v in voices] + [v.name for v in voices]
-    close = difflib.get_close_matches(requested, names, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(requested, names)
     raise UnknownVoice(
         f"the {engine} engine has no voice '{requested}'{hint}; "
         f"'psoas-audio voices --engine {engine}' lists them"

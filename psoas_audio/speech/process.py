@@ -23,12 +23,10 @@ class EngineProcess:
         self._process = context.Process(target=_serve, args=(child_conn, path), daemon=True)
         self._process.start()
         child_conn.close()
-        self._call("ready")
+        self.call("ready")
 
     def call(self, method: str, *args: Any) -> Any:
-        return self._call(method, *args)
-
-    def _call(self, method: str, *args: Any) -> Any:
+        """Run engine.method(*args) in the child; EngineError if it fails, dies or hangs."""
         try:
             self._conn.send((method, args))
             if not self._conn.poll(self.timeout):

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..errors import EngineError
 from ..pcm import Samples
 from .cache import PhraseCache
 from .clips import load_phrase
@@ -38,10 +39,6 @@ class Speaker:
             self._voice_id = resolve_voice(self.request.name, voices, self.request.engine)
         return self._process
 
-    def voices(self) -> list[VoiceInfo]:
-        result: list[VoiceInfo] = self._engine().call("voices")
-        return result
-
     def clips(
         self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None
     ) -> dict[str, Samples]:
@@ -64,7 +61,10 @@ class Speaker:
                 for index, (text, key) in enumerate(missing):
                     target = Path(folder) / f"{index}.wav"
                     engine.call("synthesize", text, self._voice_id, self.request.rate, target)
-                    clip = load_phrase(target)
+                    try:
+                        clip = load_phrase(target)
+                    except EngineError as exc:
+                        raise EngineError(f"{exc}, for {text!r}") from None
                     self.cache.put(key, clip)
                     result[text] = clip
                     if progress:
@@ -81,3 +81,10 @@ class Speaker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def list_voices(engine: str, timeout: float = DEFAULT_TIMEOUT) -> list[VoiceInfo]:
+    """The voices an engine offers on this machine."""
+    with EngineProcess(engine, engine_path(engine), timeout) as process:
+        found: list[VoiceInfo] = process.call("voices")
+    return found

@@ -1,0 +1,149 @@
+"""The {var} pass over raw routine data: check every name is in scope, fill in routine vars.
+
+Runs before validation, on the plain data from the YAML, so its mistakes point at lines too.
+Loop variables ({side}, {rep}, {reps}) stay as written until the timeline unrolls the blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .durations import parse_duration, spoken_length
+from .errors import Problem, UsageError, did_you_mean
+from .yamlsource import Path_, SourceDocument
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_VARS = frozenset({"side", "rep"})  # {reps} may be a routine var, as in repeat: "{reps}"
+PRIMARY_ACTIONS = ("pause", "hold", "rest", "section", "sides", "repeat")
+ACTIONS = ("say", *PRIMARY_ACTIONS)
+VALUE_FIELDS = frozenset({"pause", "hold", "rest", "repeat"})  # durations and counts, not text
+
+Found = list[tuple[Path_, Problem]]
+
+
+def fill(text: str, values: Mapping[str, object]) -> str:
+    """Replace each {name} whose name is in values; leave the rest as written."""
+    return PLACEHOLDER.sub(lambda m: str(values.get(m[1], m[0])), text)
+
+
+def template(document: SourceDocument, overrides: Mapping[str, str]) -> tuple[object, Found]:
+    """The routine's data with vars filled in, and the mistakes found on the way."""
+    return _Templater(document).run(dict(overrides))
+
+
+class _Templater:
+    def __init__(self, document: SourceDocument) -> None:
+        self.document = document
+        self.found: Found = []
+        self.variables: dict[str, object] = {}
+
+    def report(self, loc: Path_, message: str, *, key: bool = False) -> None:
+        self.found.append((loc, self.document.problem(loc, message, key=key)))
+
+    def run(self, overrides: dict[str, str]) -> tuple[object, Found]:
+        data = self.document.data
+        if not isinstance(data, dict):
+            self.report((), "a routine is a mapping with a title and steps")
+            return data, self.found
+        raw_vars = data.get("vars", {})
+        if isinstance(raw_vars, dict):
+            for name, value in raw_vars.items():
+                self._define(name, value)
+        for name in overrides:
+            if name not in self.variables:
+                hint = did_you_mean(name, self.variables)
+                where = f"{self.document.path}: --set {name}"
+                raise UsageError(f"{where}: the routine has no variable '{name}'{hint}")
+        self.variables.update(overrides)
+        filled = {
+            key: value if key == "vars" else self._tree(value, (key,), frozenset())
+            for key, value in data.items()
+        }
+        if isinstance(raw_vars, dict):
+            filled["vars"] = {k: v for k, v in self.variables.items() if k in raw_vars}
+        return filled, self.found
+
+    def _define(self, name: str, value: object) -> None:
+        loc: Path_ = ("vars", name)
+        if not VAR_NAME.match(name):
+            self.report(loc, f"'{name}' is not a valid variable name", key=True)
+        elif name in RESERVED_VARS:
+            self.report(
+                loc, f"'{name}' is set by sides/repeat blocks; choose another name", key=True
+            )
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.report(loc, f"a variable holds text or a number, got {value!r}")
+        else:
+            self.variables[name] = value
+
+    def _tree(self, value: object, loc: Path_, loop_vars: frozenset[str]) -> object:
+        if isinstance(value, str):
+            return self._text(value, loc, loop_vars)
+        if isinstance(value, list):
+            return [self._tree(item, (*loc, i), loop_vars) for i, item in enumerate(value)]
+        if not isinstance(value, dict):
+            return value
+        if len(loc) >= 2 and loc[-2] == "steps":
+            self._check_step(value, loc)
+        inner = loop_vars
+        if "sides" in value:
+            inner |= {"side"}
+        if "repeat" in value:
+            inner |= {"rep", "reps"}
+        return {
+            key: self._tree(item, (*loc, key), inner if key == "steps" else loop_vars)
+            for key, item in value.items()
+        }
+
+    def _text(self, text: str, loc: Path_, loop_vars: frozenset[str]) -> object:
+        is_value = bool(loc) and loc[-1] in VALUE_FIELDS
+        for name in PLACEHOLDER.findall(text):
+            if name in self.variables:
+                continue
+            if is_value and name in loop_vars:
+                what = "a count" if loc[-1] == "repeat" else "a duration"
+                self.report(loc, f"{what} can use the routine's vars but not {{{name}}}")
+            elif is_value or name not in loop_vars:
+                hint = did_you_mean(name, set(self.variables) | loop_vars, braces=True)
+                self.report(loc, f"undefined variable {{{name}}}{_scope_hint(name)}{hint}")
+        if is_value:  # routine vars, typed: repeat: "{reps}" -> 4, even inside another repeat
+            whole = PLACEHOLDER.fullmatch(text)
+            if whole and whole[1] in self.variables:
+                return self.variables[whole[1]]
+            return fill(text, self.variables)
+        # In text a block's own {rep}/{reps}/{side} win over a routine var of the same name.
+        visible = {k: _as_words(v) for k, v in self.variables.items() if k not in loop_vars}
+        return fill(text, visible)
+
+    def _check_step(self, step: dict[str, Any], loc: Path_) -> None:
+        primary = [key for key in PRIMARY_ACTIONS if key in step]
+        if len(primary) > 1:
+            self.report(loc, f"a step takes one action, this one has {' and '.join(primary)}")
+        elif not primary and "say" not in step:
+            for key in step:
+                hint = did_you_mean(key, ACTIONS)
+                if hint:
+                    self.report((*loc, key), f"unknown key '{key}'{hint}", key=True)
+                    return
+            self.report(
+                loc, "a step needs an action: say, pause, hold, rest, section, sides or repeat"
+            )
+
+
+def _scope_hint(name: str) -> str:
+    if name == "side":
+        return " (only inside a sides block's steps)"
+    return " (only inside a repeat block's steps)" if name in ("rep", "reps") else ""
+
+
+def _as_words(value: object) -> str:
+    """A duration inside a sentence is said in words: "hold for {hold}" -> "hold for 20 seconds"."""
+    if isinstance(value, str) and re.fullmatch(r"[\d.hms ]+", value) and re.search("[hms]", value):
+        try:
+            return spoken_length(parse_duration(value))
+        except ValueError:
+            return value
+    return str(value)
