@@ -163,13 +163,19 @@ def _targets(routines: list[Path], output: str | None) -> list[Path]:
     return targets
 
 
-def _check_all(routines: list[Path], options: pipeline.Options) -> list[RoutineFile]:
+def _check_all(
+    routines: list[Path], options: pipeline.Options, *, report_ok: bool = False
+) -> list[RoutineFile]:
+    """Every routine checked; a PsoasError listing every mistake in every file if any."""
     sources, failures = [], []
     for path in routines:
         try:
             sources.append(pipeline.check(path, options))
         except PsoasError as exc:
             failures.append(str(exc))
+        else:
+            if report_ok:
+                typer.echo(f"{path}: ok")
     if failures:
         raise PsoasError("\n".join(failures))
     return sources
@@ -179,9 +185,7 @@ def _check_all(routines: list[Path], options: pipeline.Options) -> list[RoutineF
 def check(routines: Routines, sets: Sets = None) -> None:
     """Validate routines without building them; every mistake is shown as FILE:LINE:COL."""
     with _reported():
-        options = _options(sets, None, None, None)
-        for source in _check_all(routines, options):
-            typer.echo(f"{source.path}: ok")
+        _check_all(routines, _options(sets, None, None, None), report_ok=True)
 
 
 @app.command(

@@ -113,7 +113,7 @@ def plan_routine(
     timeline = plan(
         source.routine,
         cues,
-        {text: len(clip) for text, clip in speech.items()},
+        speech.lengths,
         len(bell),
         options.spacing,
     )

@@ -42,6 +42,7 @@ def test_check_says_ok_for_good_routines() -> None:
 def test_check_reports_file_line_col_and_exits_1_without_a_traceback() -> None:
     code, out, err = run("check", GOOD, BAD)
     assert code == 1
+    assert out == f"{GOOD}: ok\n"
     assert err.strip() == f"{BAD}:3:5: unknown key 'sya' (did you mean 'say'?)"
     assert "Traceback" not in out + err
 

@@ -7,13 +7,17 @@ import json
 import os
 import tempfile
 import wave
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import platformdirs
 
 from ..errors import CacheError
 from ..pcm import SAMPLE_RATE, Samples
+
+T = TypeVar("T")
 
 # Bump when the processing of a clip changes (trim, resample, fades), so old clips are not reused.
 CLIP_FORMAT = 1
@@ -42,13 +46,21 @@ class PhraseCache:
         return self.folder / key[:2] / f"{key}.wav"
 
     def get(self, key: str) -> Samples | None:
+        """The cached clip, or None if it is missing or unreadable (then it is spoken again)."""
+        return self._read(key, lambda wav: np.frombuffer(wav.readframes(wav.getnframes()), "<i2"))
+
+    def length(self, key: str) -> int | None:
+        """The clip's length in samples from its header alone, or None if it is not cached."""
+        return self._read(key, lambda wav: wav.getnframes())
+
+    def _read(self, key: str, read: Callable[[wave.Wave_read], T]) -> T | None:
         try:
             with wave.open(str(self._path(key)), "rb") as wav:
                 if wav.getframerate() != SAMPLE_RATE or wav.getsampwidth() != 2:
                     return None
-                return np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+                return read(wav)
         except (OSError, wave.Error, EOFError):
-            return None  # missing or unreadable: speak it again
+            return None
 
     def put(self, key: str, samples: Samples) -> None:
         path = self._path(key)

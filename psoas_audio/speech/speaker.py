@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from ..errors import EngineError
+from ..errors import CacheError, EngineError
 from ..pcm import Samples
 from .cache import PhraseCache
 from .clips import load_phrase
@@ -41,35 +41,41 @@ class Speaker:
 
     def clips(
         self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None
-    ) -> dict[str, Samples]:
-        """A clip per distinct text; progress(done, total) after each phrase."""
+    ) -> CachedClips:
+        """A clip per distinct text, read from the cache when used; progress(done, total).
+
+        Clips stay on disk until rendered, so memory does not grow with a routine's lines.
+        """
         wanted = list(dict.fromkeys(texts))
-        result: dict[str, Samples] = {}
-        missing: list[tuple[str, str]] = []
+        keys = {text: self.cache.key(*self._voice_key(), text) for text in wanted}
+        lengths: dict[str, int] = {}
+        missing: list[str] = []
         for text in wanted:
-            key = self.cache.key(self.request.engine, self.request.name, self.request.rate, text)
-            clip = self.cache.get(key)
-            if clip is None:
-                missing.append((text, key))
+            length = self.cache.length(keys[text])
+            if length is None:
+                missing.append(text)
             else:
-                result[text] = clip
+                lengths[text] = length
         if progress:
-            progress(len(result), len(wanted))
+            progress(len(lengths), len(wanted))
         if missing:
             engine = self._engine()
             with tempfile.TemporaryDirectory(prefix="psoas-speech-") as folder:
-                for index, (text, key) in enumerate(missing):
+                for index, text in enumerate(missing):
                     target = Path(folder) / f"{index}.wav"
                     engine.call("synthesize", text, self._voice_id, self.request.rate, target)
                     try:
                         clip = load_phrase(target)
                     except EngineError as exc:
                         raise EngineError(f"{exc}, for {text!r}") from None
-                    self.cache.put(key, clip)
-                    result[text] = clip
+                    self.cache.put(keys[text], clip)
+                    lengths[text] = len(clip)
                     if progress:
-                        progress(len(result), len(wanted))
-        return result
+                        progress(len(lengths), len(wanted))
+        return CachedClips(self.cache, keys, lengths)
+
+    def _voice_key(self) -> tuple[str, str | None, int]:
+        return self.request.engine, self.request.name, self.request.rate
 
     def close(self) -> None:
         if self._process is not None:
@@ -88,3 +94,22 @@ def list_voices(engine: str, timeout: float = DEFAULT_TIMEOUT) -> list[VoiceInfo
     with EngineProcess(engine, engine_path(engine), timeout) as process:
         found: list[VoiceInfo] = process.call("voices")
     return found
+
+
+class CachedClips(Mapping[str, Samples]):
+    """text -> clip, loaded from the phrase cache on each use; lengths are known up front."""
+
+    def __init__(self, cache: PhraseCache, keys: dict[str, str], lengths: dict[str, int]) -> None:
+        self._cache, self._keys, self.lengths = cache, keys, lengths
+
+    def __getitem__(self, text: str) -> Samples:
+        clip = self._cache.get(self._keys[text])
+        if clip is None:
+            raise CacheError(f"the cached clip for {text!r} vanished from {self._cache.folder}")
+        return clip
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
