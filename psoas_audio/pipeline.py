@@ -45,7 +45,7 @@ class Progress(Protocol):
     def update(self, done: int) -> None: ...
 
 
-class _Quiet:
+class _NoProgress:
     def start(self, stage: str, total: int) -> None:
         pass
 
@@ -97,7 +97,7 @@ def plan_routine(
     source: RoutineFile, options: Options = Options(), progress: Progress | None = None
 ) -> Planned:
     """Synthesize (or fetch from the cache) every phrase, then lay out the timeline."""
-    progress = progress or _Quiet()
+    progress = progress or _NoProgress()
     cues = expand(source.routine)
     texts = phrases(cues)
     cache = PhraseCache(options.cache_dir) if options.cache_dir else PhraseCache()
@@ -128,7 +128,7 @@ def build(
 ) -> Built:
     """Compile one validated routine into an MP3 at output, atomically."""
     ffmpeg_path()  # fail before any speech work when ffmpeg is missing
-    progress = progress or _Quiet()
+    progress = progress or _NoProgress()
     planned = plan_routine(source, options, progress)
     routine = source.routine
     tags = Tags(routine.title, routine.author, routine.description, planned.timeline.sections)

@@ -23,7 +23,8 @@ def render(timeline: Timeline, speech: Mapping[str, Samples], chime: Samples) ->
         else:
             clip = chime if event.kind == "chime" else speech[event.text]
             if len(clip) != event.length:
-                raise AssertionError(f"clip for {event.text!r} does not match its plan")
+                raise RuntimeError(f"the clip for {event.text!r} no longer matches the plan")
             yield clip.astype("<i2", copy=False).tobytes()
         written += event.length
-    assert written == timeline.length
+    if written != timeline.length:
+        raise RuntimeError("the rendered track does not match the plan's length")
