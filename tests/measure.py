@@ -70,3 +70,16 @@ def probe_tags(path: Path) -> dict[str, Any]:
     ).stdout  # fmt: skip
     result: dict[str, Any] = json.loads(out)
     return result
+
+
+def silence_runs(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive silence events of a plan, grouped: each group is one stretch of quiet."""
+    runs: list[list[dict[str, Any]]] = []
+    for previous, event in zip([None, *events], events, strict=False):
+        if event["kind"] != "silence":
+            continue
+        if previous is not None and previous["kind"] == "silence":
+            runs[-1].append(event)
+        else:
+            runs.append([event])
+    return runs

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import TESTS, Writer
-from measure import RATE, Audio, dbfs, decode, probe_tags, silent_run
+from measure import RATE, Audio, dbfs, decode, probe_tags, silence_runs, silent_run
 from psoas_audio import RoutineFile, check
 from psoas_audio.routine import Hold, Pause, Repeat, Rest, Section, Sides, Step
 
@@ -90,15 +90,7 @@ def assert_track_follows_plan(routine: Path, plan: dict[str, Any], audio: Audio)
             yaml_seconds(step_at(source, event["step"])), abs=0.001
         )
 
-    index = 0
-    while index < len(events):  # each run of silence events is silent, and as long as planned
-        if events[index]["kind"] != "silence":
-            index += 1
-            continue
-        run = [events[index]]
-        while index + len(run) < len(events) and events[index + len(run)]["kind"] == "silence":
-            run.append(events[index + len(run)])
-        index += len(run)
+    for run in silence_runs(events):  # each stretch of quiet is silent, and as long as planned
         start, end = run[0]["start"], run[-1]["end"]
         span = audio[int(start * RATE) : int(end * RATE)]
         assert dbfs(span) < SILENT_DB, f"not silent at {start}-{end}s"
