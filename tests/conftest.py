@@ -12,7 +12,10 @@ TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 
 ENGINES.update(
-    fake="fakes:FakeEngine", hanging="fakes:HangingEngine", crashing="fakes:CrashingEngine"
+    fake="fakes:FakeEngine",
+    hanging="fakes:HangingEngine",
+    crashing="fakes:CrashingEngine",
+    missing="fakes:MissingEngine",
 )
 
 

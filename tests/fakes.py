@@ -45,3 +45,12 @@ class HangingEngine(FakeEngine):
 class CrashingEngine(FakeEngine):
     def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
         os._exit(3)
+
+
+class MissingEngine(FakeEngine):
+    """Like pyttsx3 on a machine without eSpeak NG: fails as it starts."""
+
+    def __init__(self) -> None:
+        from psoas_audio.errors import EngineError
+
+        raise EngineError("eSpeak NG is not available; install it with 'apt-get install espeak-ng'")

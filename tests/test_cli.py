@@ -197,6 +197,13 @@ def test_voices_lists_the_engine_voices_and_rejects_unknown_engines() -> None:
     assert code == 1 and "unknown speech engine 'espeak'" in err
 
 
+def test_a_missing_speech_engine_is_one_line_saying_what_to_install(tmp_path: Path) -> None:
+    code, out, err = run("build", GOOD, "--engine", "missing", "-o", tmp_path / "x.mp3")
+    assert code == 1
+    assert err == "eSpeak NG is not available; install it with 'apt-get install espeak-ng'\n"
+    assert not (tmp_path / "x.mp3").exists()
+
+
 def test_an_unknown_voice_option_is_one_clear_line() -> None:
     code, _, err = run("plan", GOOD, "--engine", "fake", "--voice", "nobody")
     assert code == 1
