@@ -198,7 +198,7 @@ def test_voices_lists_the_engine_voices_and_rejects_unknown_engines() -> None:
 
 
 def test_a_missing_speech_engine_is_one_line_saying_what_to_install(tmp_path: Path) -> None:
-    code, out, err = run("build", GOOD, "--engine", "missing", "-o", tmp_path / "x.mp3")
+    code, _, err = run("build", GOOD, "--engine", "missing", "-o", tmp_path / "x.mp3")
     assert code == 1
     assert err == "eSpeak NG is not available; install it with 'apt-get install espeak-ng'\n"
     assert not (tmp_path / "x.mp3").exists()
