@@ -100,7 +100,7 @@ def plan_routine(
     progress = progress or _NoProgress()
     cues = expand(source.routine)
     texts = phrases(cues)
-    cache = PhraseCache(options.cache_dir) if options.cache_dir else PhraseCache()
+    cache = PhraseCache(options.cache_dir)
     with Speaker(voice_request(source, options), cache, options.timeout) as speaker:
         progress.start("speaking", len(texts))
         try:
