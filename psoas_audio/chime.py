@@ -25,6 +25,8 @@ class ChimeStyle:
     base_hz: float
     seconds: float
     partials: tuple[Partial, ...]
+    attack: float = 0.003  # seconds: a mallet's strike, soft enough not to click
+    release: float = 1.0  # seconds of the tail taken smoothly to exact zero
 
 
 # Risset's additive bell (AUDIO-FACTS.md): inharmonic partials, detuned pairs, high ones die first.
@@ -42,7 +44,36 @@ BELL = ChimeStyle(
     ),
 )  # fmt: skip
 
-STYLES: dict[str, ChimeStyle] = {"bell": BELL}
+
+def _pairs(*modes: tuple[float, float, float, float]) -> tuple[Partial, ...]:
+    """Each mode as a close pair, as a real bowl's slightly uneven rim splits it, so it beats."""
+    return tuple(
+        Partial(ratio, split, amplitude / 2, decay)
+        for ratio, beat, amplitude, decay in modes
+        for split in (0.0, beat)
+    )
+
+
+# A singing bowl: few inharmonic modes, lower-ratio than a thin ring, long and slowly beating.
+BOWL = ChimeStyle(
+    base_hz=196.0,
+    seconds=12.0,
+    partials=_pairs((1.0, 0.9, 1.0, 1.0), (2.71, 1.6, 0.55, 0.55), (5.15, 2.3, 0.22, 0.3),
+                    (8.21, 3.1, 0.08, 0.15)),
+    attack=0.005,
+    release=2.0,
+)  # fmt: skip
+
+# A soft wooden tick for transitions: short, low, two partials, nothing bright.
+TICK = ChimeStyle(
+    base_hz=880.0,
+    seconds=0.5,
+    partials=(Partial(1.0, 0.0, 1.0, 1.0), Partial(2.32, 0.0, 0.35, 0.45)),
+    attack=0.002,
+    release=0.15,
+)
+
+STYLES: dict[str, ChimeStyle] = {"bell": BELL, "bowl": BOWL, "tick": TICK}
 DEFAULT_STYLE = "bell"
 
 
@@ -55,9 +86,9 @@ def chime(style: str = DEFAULT_STYLE) -> Signal:
     for p in spec.partials:
         envelope = np.exp(np.log(_FADED) * t / (p.decay * spec.seconds))
         tone += p.amplitude * envelope * np.sin(2 * np.pi * (spec.base_hz * p.ratio + p.detune) * t)
-    attack = min(count, int(0.003 * SAMPLE_RATE))
+    attack = int(spec.attack * SAMPLE_RATE)
     tone[:attack] *= np.linspace(0.0, 1.0, attack)
-    release = int(1.0 * SAMPLE_RATE)  # the last whisper of the tail goes smoothly to zero
+    release = int(spec.release * SAMPLE_RATE)
     tone[-release:] *= np.linspace(1.0, 0.0, release) ** 2
     signal: Signal = (tone * (CHIME_PEAK / np.max(np.abs(tone)))).astype(np.float32)
     return signal

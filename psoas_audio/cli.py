@@ -221,7 +221,10 @@ def plan_table(timeline: Timeline) -> str:
         while pending and pending[0].start <= event.start:
             lines.append(f"{'':>7}  == {pending.pop(0).title} ==")
         length = to_seconds(event.length)
-        text = event.text if event.kind != "silence" else f"({event.role} {length:g}s)"
+        if event.kind == "silence":
+            text = f"({event.role} {round(length, 3):g}s)"
+        else:
+            text = event.text if event.role in ("say", "chime") else f"({event.role}) {event.text}"
         lines.append(f"{format_clock(to_seconds(event.start)):>7}  {event.kind:<7}  {text}")
     lines += ["", f"total {format_clock(timeline.seconds)} ({timeline.seconds:.3f}s)"]
     return "\n".join(lines)

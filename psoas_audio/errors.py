@@ -33,6 +33,17 @@ class RoutineError(PsoasError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class PlanError(PsoasError):
+    """A step that cannot be laid out with the speech it got (a cue longer than its slot).
+
+    loc is the YAML path of the offending key; the pipeline turns it into FILE:LINE:COL.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        self.loc, self.message = loc, message
+        super().__init__(message)
+
+
 class SourceFileError(PsoasError):
     """A routine file that cannot be read at all (missing, unreadable, not YAML)."""
 

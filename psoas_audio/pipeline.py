@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .chime import DEFAULT_STYLE, chime
-from .errors import RoutineError
+from .chime import chime
+from .errors import PlanError, RoutineError
 from .export import DEFAULT_BITRATE, Tags, encode_mp3, ffmpeg_path
 from .pcm import Samples, quantize
 from .render import render
@@ -17,7 +17,7 @@ from .speech import Speaker, VoiceRequest
 from .speech.cache import PhraseCache
 from .speech.engine import UnknownVoice
 from .speech.speaker import DEFAULT_TIMEOUT
-from .timeline import PlanSettings, Timeline, expand, measure, phrases, plan
+from .timeline import PlanSettings, Timeline, chime_styles, expand, measure, phrases, plan
 
 MAX_TRACK_SECONDS = 10 * 3600.0
 MAX_CUES = 50_000
@@ -58,7 +58,7 @@ class Planned:
     source: RoutineFile
     timeline: Timeline
     speech: Mapping[str, Samples]
-    chime: Samples
+    chimes: Mapping[str, Samples]  # by style
 
 
 @dataclass(frozen=True)
@@ -109,15 +109,13 @@ def plan_routine(
             if options.voice is not None:
                 raise  # it came from --voice, not from the file
             raise RoutineError([source.document.problem(("voice", "name"), str(exc))]) from None
-    bell = quantize(chime(DEFAULT_STYLE))
-    timeline = plan(
-        source.routine,
-        cues,
-        speech.lengths,
-        len(bell),
-        options.spacing,
-    )
-    return Planned(source, timeline, speech, bell)
+    chimes = {style: quantize(chime(style)) for style in chime_styles(cues)}
+    lengths = {style: len(samples) for style, samples in chimes.items()}
+    try:
+        timeline = plan(source.routine, cues, speech.lengths, lengths, options.spacing)
+    except PlanError as exc:
+        raise RoutineError([source.document.problem(exc.loc, exc.message)]) from None
+    return Planned(source, timeline, speech, chimes)
 
 
 def build(
@@ -141,7 +139,7 @@ def build(
         progress.update(done)
 
     encode_mp3(
-        render(planned.timeline, planned.speech, planned.chime),
+        render(planned.timeline, planned.speech, planned.chimes),
         output,
         tags,
         options.bitrate,

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from .pcm import SAMPLE_RATE, Samples
+import numpy as np
+
+from .pcm import SAMPLE_RATE, Samples, quantize
 from .timeline import Timeline
 
 _ZEROS = bytes(2 * SAMPLE_RATE)  # one second of digital silence, reused for every pause
 
 
-def render(timeline: Timeline, speech: Mapping[str, Samples], chime: Samples) -> Iterator[bytes]:
+def render(
+    timeline: Timeline, speech: Mapping[str, Samples], chimes: Mapping[str, Samples]
+) -> Iterator[bytes]:
     """The track as consecutive little-endian int16 chunks, exactly timeline.length samples."""
     written = 0
     for event in timeline.events:
@@ -21,9 +25,11 @@ def render(timeline: Timeline, speech: Mapping[str, Samples], chime: Samples) ->
                 remaining -= len(chunk)
                 yield chunk
         else:
-            clip = chime if event.kind == "chime" else speech[event.text]
+            clip = chimes[event.text] if event.kind == "chime" else speech[event.text]
             if len(clip) != event.length:
                 raise RuntimeError(f"the clip for {event.text!r} no longer matches the plan")
+            if event.gain_db:
+                clip = quantize(clip.astype(np.float32) / 32768.0 * 10 ** (event.gain_db / 20))
             yield clip.astype("<i2", copy=False).tobytes()
         written += event.length
     if written != timeline.length:

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .cues import cue_problems
 from .durations import parse_duration
 from .errors import EngineError, Problem, RoutineError, closest, did_you_mean
 from .template import ACTIONS, PRIMARY_ACTIONS, template
@@ -51,8 +52,31 @@ def _speakable(text: str) -> str:
     return text
 
 
+def _chime_style(name: str) -> str:
+    from .chime import STYLES
+
+    if name not in STYLES:
+        hint = did_you_mean(name, STYLES)
+        raise PydanticCustomError(
+            "chime", f"no chime style '{name}'{hint}; styles: {', '.join(STYLES)}"
+        )
+    return name
+
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Spoken = Annotated[Text, AfterValidator(_speakable)]  # eSpeak says nothing for "..." alone
+
+
+def _final_chime(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _chime_style(value)
+    raise PydanticCustomError("chime", f"expected true, false or a chime style name, got {value!r}")
+
+
+ChimeStyle = Annotated[str, AfterValidator(_chime_style)]
+FinalChime = Annotated[bool | str, BeforeValidator(_final_chime)]
 Seconds = Annotated[float, BeforeValidator(_duration)]
 Count = Annotated[int, BeforeValidator(_count)]
 
@@ -88,14 +112,36 @@ class Pause(_Model):
     pause: Seconds
 
 
-class Hold(_Model):
+def _one_or_many(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+class Remind(_Model):
+    """Gentle lines spread through a long hold or rest, cycling, never in its last seconds."""
+
+    every: Seconds
+    say: Annotated[tuple[Spoken, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+class _Timed(_Model):
+    """What holds and rests share: a text before the silence, and cues inside it."""
+
+    say: Spoken | None = None
+    countdown: Annotated[int, Field(ge=1, le=10)] | None = None
+    halfway: bool = False
+    remind: Remind | None = None
+
+
+class Hold(_Timed):
     hold: Seconds
-    say: Spoken | None = None
 
 
-class Rest(_Model):
+class Rest(_Timed):
     rest: Seconds
-    say: Spoken | None = None
+
+
+class Chime(_Model):
+    chime: ChimeStyle
 
 
 class Section(_Model):
@@ -127,7 +173,7 @@ def action_of(step: object) -> str | None:
 
 STEP_MODELS: dict[str, type[_Model]] = {
     "say": Say, "pause": Pause, "hold": Hold, "rest": Rest,
-    "section": Section, "sides": Sides, "repeat": Repeat,
+    "section": Section, "sides": Sides, "repeat": Repeat, "chime": Chime,
 }  # fmt: skip
 
 Step = Annotated[
@@ -137,7 +183,8 @@ Step = Annotated[
     | Annotated[Rest, Tag("rest")]
     | Annotated[Section, Tag("section")]
     | Annotated[Sides, Tag("sides")]
-    | Annotated[Repeat, Tag("repeat")],
+    | Annotated[Repeat, Tag("repeat")]
+    | Annotated[Chime, Tag("chime")],
     Discriminator(action_of),
 ]
 Steps = Annotated[tuple[Step, ...], Field(min_length=1)]
@@ -151,7 +198,7 @@ class Routine(_Model):
     description: Text | None = None
     voice: Voice = Voice()
     vars: dict[str, str | int | float] = {}
-    chime: bool = True
+    chime: FinalChime = True  # the final chime: true (the default style), false, or a style
     steps: Steps
 
 
@@ -192,9 +239,25 @@ def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> Rout
             if not any(_overlaps(loc, r, error["type"]) for r in reported):
                 problems.append((loc, _translate(error, loc, data, document)))
         raise RoutineError([problem for _, problem in problems]) from None
+    problems += [(loc, document.problem(loc, message)) for loc, message in _misfits(routine.steps)]
     if problems:
         raise RoutineError([problem for _, problem in problems])
     return RoutineFile(path=path, routine=routine, document=document)
+
+
+def _misfits(steps: tuple[Step, ...], loc: Path_ = ("steps",)) -> list[tuple[Path_, str]]:
+    """Cues that cannot fit in their hold or rest, whatever the voice."""
+    found: list[tuple[Path_, str]] = []
+    for index, step in enumerate(steps):
+        here = (*loc, index)
+        if isinstance(step, Hold | Rest):
+            seconds = step.hold if isinstance(step, Hold) else step.rest
+            every = step.remind.every if step.remind else None
+            for field, message in cue_problems(seconds, step.countdown, step.halfway, every):
+                found.append(((*here, field), message))
+        elif isinstance(step, Section | Sides | Repeat):
+            found += _misfits(step.steps, (*here, "steps"))
+    return found
 
 
 def _overlaps(loc: Path_, reported: Path_, kind: str) -> bool:
@@ -235,6 +298,8 @@ def _fields_at(data: object, parent: Path_) -> list[str]:
         return list(Routine.model_fields)
     if parent == ("voice",):
         return list(Voice.model_fields)
+    if parent and parent[-1] == "remind":
+        return list(Remind.model_fields)
     action = action_of(_node(data, parent))
     return list(STEP_MODELS[action].model_fields) if action else list(ACTIONS)
 
@@ -251,7 +316,8 @@ def _translate(error: Any, loc: Path_, data: object, document: SourceDocument) -
     if kind.startswith("union_tag"):
         example = f": to speak it, write `- say: {value}`" if isinstance(value, str) else ""
         return document.problem(
-            loc, f"a step needs an action (say, pause, hold, rest, section, sides, repeat){example}"
+            loc,
+            f"a step needs an action ({', '.join(ACTIONS)}){example}",
         )
     if kind == "extra_forbidden" and name in ACTIONS and len(loc) >= 2:
         action = action_of(_node(data, loc[:-1]))

@@ -17,9 +17,10 @@ from .yamlsource import Path_, SourceDocument
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_VARS = frozenset({"side", "rep"})  # {reps} may be a routine var, as in repeat: "{reps}"
-PRIMARY_ACTIONS = ("pause", "hold", "rest", "section", "sides", "repeat")
-ACTIONS = ("say", *PRIMARY_ACTIONS)
-VALUE_FIELDS = frozenset({"pause", "hold", "rest", "repeat"})  # durations and counts, not text
+PRIMARY_ACTIONS = ("pause", "hold", "rest", "chime", "section", "sides", "repeat")
+ACTIONS = ("say", "pause", "hold", "rest", "chime", "section", "sides", "repeat")
+# Durations and counts, not text: filled with typed routine vars only.
+VALUE_FIELDS = frozenset({"pause", "hold", "rest", "repeat", "every", "countdown"})
 
 Found = list[tuple[Path_, Problem]]
 
@@ -129,7 +130,8 @@ class _Templater:
                     self.report((*loc, key), f"unknown key '{key}'{hint}", key=True)
                     return
             self.report(
-                loc, "a step needs an action: say, pause, hold, rest, section, sides or repeat"
+                loc,
+                "a step needs an action: say, pause, hold, rest, chime, section, sides or repeat",
             )
 
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .chime import DEFAULT_STYLE
+from .cues import CUE_GAIN_DB, InnerCue, inner_cues
+from .errors import PlanError
 from .pcm import SAMPLE_RATE, to_samples, to_seconds
-from .routine import Hold, Pause, Repeat, Rest, Routine, Say, Section, Sides, Step
+from .routine import Chime, Hold, Pause, Repeat, Rest, Routine, Say, Section, Sides, Step
 from .template import fill
 
 Kind = Literal["speech", "silence", "chime"]
 # What a silence is for: the YAML's own (pause/hold/rest) or one the planner adds around speech.
-Role = Literal["say", "pause", "hold", "rest", "lead-in", "gap", "tail", "chime"]
+Role = Literal[
+    "say", "pause", "hold", "rest", "lead-in", "gap", "tail", "chime",
+    "countdown", "halfway", "remind",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,17 +34,32 @@ class PlanSettings:
 # -- expansion: the routine's steps as a flat script ------------------------------------------
 
 
+Loc = tuple[str | int, ...]  # a YAML path: ("steps", 2, "steps", 0)
+
+
+def step_path(loc: Loc) -> str:
+    """("steps", 2, "steps", 0) -> "steps[2].steps[0]", as plans print it."""
+    return ".".join(f"{key}[{index}]" for key, index in zip(loc[::2], loc[1::2], strict=True))
+
+
 @dataclass(frozen=True)
 class Speak:
     text: str
-    step: str
+    loc: Loc
 
 
 @dataclass(frozen=True)
 class Quiet:
     seconds: float
     role: Role
-    step: str
+    loc: Loc
+    inner: tuple[InnerCue, ...] = ()  # spoken inside the silence, never lengthening it
+
+
+@dataclass(frozen=True)
+class Ring:
+    style: str
+    loc: Loc | None  # None for the final chime
 
 
 @dataclass(frozen=True)
@@ -47,41 +68,61 @@ class Mark:
     opening: bool
 
 
-Cue = Speak | Quiet | Mark
+Cue = Speak | Quiet | Ring | Mark
 
 
 def expand(routine: Routine) -> tuple[Cue, ...]:
-    """Unroll sides and repeats and fill in {side}, {rep} and {reps}."""
-    return tuple(_expand(routine.steps, "steps", {}))
+    """Unroll sides and repeats, fill in {side}, {rep} and {reps}, and add the final chime."""
+    cues = list(_expand(routine.steps, ("steps",), {}))
+    if routine.chime:
+        cues.append(Ring(DEFAULT_STYLE if routine.chime is True else str(routine.chime), None))
+    return tuple(cues)
 
 
 def phrases(cues: tuple[Cue, ...]) -> list[str]:
     """Every distinct text the voice will say, in order of first use."""
-    return list(dict.fromkeys(cue.text for cue in cues if isinstance(cue, Speak)))
+    texts: list[str] = []
+    for cue in cues:
+        if isinstance(cue, Speak):
+            texts.append(cue.text)
+        elif isinstance(cue, Quiet):
+            texts += [inner.text for inner in cue.inner]
+    return list(dict.fromkeys(texts))
 
 
-def _expand(steps: tuple[Step, ...], path: str, scope: Mapping[str, object]) -> Iterator[Cue]:
+def chime_styles(cues: tuple[Cue, ...]) -> list[str]:
+    return list(dict.fromkeys(cue.style for cue in cues if isinstance(cue, Ring)))
+
+
+def _expand(steps: tuple[Step, ...], loc: Loc, scope: Mapping[str, object]) -> Iterator[Cue]:
     for index, step in enumerate(steps):
-        here = f"{path}[{index}]"
+        here = (*loc, index)
         match step:
             case Say(say=text):
                 yield Speak(fill(text, scope), here)
             case Pause(pause=seconds):
                 yield Quiet(seconds, "pause", here)
-            case Hold(hold=seconds, say=text) | Rest(rest=seconds, say=text):
-                if text:
-                    yield Speak(fill(text, scope), here)
-                yield Quiet(seconds, "hold" if isinstance(step, Hold) else "rest", here)
-            case Section(section=title, steps=inner):
+            case Hold(hold=seconds) | Rest(rest=seconds):
+                if step.say:
+                    yield Speak(fill(step.say, scope), here)
+                reminders = tuple(fill(t, scope) for t in step.remind.say) if step.remind else ()
+                every = step.remind.every if step.remind else None
+                inner = inner_cues(seconds, step.countdown, step.halfway, every, reminders)
+                role: Role = "hold" if isinstance(step, Hold) else "rest"
+                yield Quiet(seconds, role, here, tuple(inner))
+            case Chime(chime=style):
+                yield Ring(style, here)
+            case Section(section=title, steps=inner_steps):
                 yield Mark(fill(title, scope), opening=True)
-                yield from _expand(inner, f"{here}.steps", scope)
+                yield from _expand(inner_steps, (*here, "steps"), scope)
                 yield Mark(fill(title, scope), opening=False)
-            case Sides(sides=sides, steps=inner):
+            case Sides(sides=sides, steps=inner_steps):
                 for side in sides:
-                    yield from _expand(inner, f"{here}.steps", {**scope, "side": side})
-            case Repeat(repeat=count, steps=inner):
+                    yield from _expand(inner_steps, (*here, "steps"), {**scope, "side": side})
+            case Repeat(repeat=count, steps=inner_steps):
                 for rep in range(1, count + 1):
-                    yield from _expand(inner, f"{here}.steps", {**scope, "rep": rep, "reps": count})
+                    inner_scope = {**scope, "rep": rep, "reps": count}
+                    yield from _expand(inner_steps, (*here, "steps"), inner_scope)
 
 
 @dataclass(frozen=True)
@@ -95,12 +136,12 @@ def measure(steps: tuple[Step, ...]) -> Size:
     silent, cues = 0.0, 0
     for step in steps:
         match step:
-            case Say():
+            case Say() | Chime():
                 cues += 1
             case Pause(pause=seconds):
                 silent, cues = silent + seconds, cues + 1
-            case Hold(hold=seconds, say=text) | Rest(rest=seconds, say=text):
-                silent, cues = silent + seconds, cues + 1 + bool(text)
+            case Hold(hold=seconds) | Rest(rest=seconds):
+                silent, cues = silent + seconds, cues + 1 + bool(step.say)
             case Section(steps=inner) | Sides(steps=inner) | Repeat(steps=inner):
                 inner_size = measure(inner)
                 times = _times(step)
@@ -126,6 +167,7 @@ class Event:
     role: Role
     text: str = ""
     step: str | None = None
+    gain_db: float = 0.0  # cues inside holds are spoken softer
 
     @property
     def end(self) -> int:
@@ -179,39 +221,65 @@ def plan(
     routine: Routine,
     cues: tuple[Cue, ...],
     speech_lengths: Mapping[str, int],
-    chime_length: int,
+    chime_lengths: Mapping[str, int],
     settings: PlanSettings = PlanSettings(),
 ) -> Timeline:
     """Lay the cues end to end. A hold's silence starts where its text ends, to the sample."""
     events: list[Event] = []
     chapters: list[Chapter] = []
     open_sections: list[tuple[str, int]] = []
-    position = 0
 
-    def add(length: int, kind: Kind, role: Role, text: str = "", step: str | None = None) -> None:
-        nonlocal position
-        events.append(Event(position, length, kind, role, text, step))
-        position += length
+    def add(length: int, kind: Kind, role: Role, text: str = "", step: str | None = None,
+            gain_db: float = 0.0) -> None:  # fmt: skip
+        start = events[-1].end if events else 0
+        if length > 0:
+            events.append(Event(start, length, kind, role, text, step, gain_db))
+
+    def after_speech() -> bool:  # a line of the routine's own, not a cue inside a hold
+        return bool(events) and events[-1].kind == "speech" and events[-1].role == "say"
 
     add(to_samples(settings.lead_in), "silence", "lead-in")
     for cue in cues:
         if isinstance(cue, Speak):
-            if events[-1].kind == "speech":
+            if after_speech():
                 add(to_samples(settings.gap), "silence", "gap")
-            add(speech_lengths[cue.text], "speech", "say", cue.text, cue.step)
+            add(speech_lengths[cue.text], "speech", "say", cue.text, step_path(cue.loc))
         elif isinstance(cue, Quiet):
-            add(to_samples(cue.seconds), "silence", cue.role, step=cue.step)
+            _quiet(cue, speech_lengths, add)
+        elif isinstance(cue, Ring):
+            if after_speech():
+                add(to_samples(settings.before_chime), "silence", "gap")
+            step = step_path(cue.loc) if cue.loc else None
+            add(chime_lengths[cue.style], "chime", "chime", cue.style, step)
         elif cue.opening:
-            open_sections.append((cue.title, position))
+            open_sections.append((cue.title, events[-1].end))
         else:
             title, start = open_sections.pop()
-            chapters.append(Chapter(title, start, position))
-    ends_in_speech = events[-1].kind == "speech"
-    if routine.chime:
-        if ends_in_speech:
-            add(to_samples(settings.before_chime), "silence", "gap")
-        add(chime_length, "chime", "chime", "chime")
-    elif ends_in_speech:
+            chapters.append(Chapter(title, start, events[-1].end))
+    if after_speech() and not routine.chime:
         add(to_samples(settings.tail), "silence", "tail")
     chapters.sort(key=lambda chapter: (chapter.start, -chapter.end))
     return Timeline(routine.title, tuple(events), tuple(chapters))
+
+
+def _quiet(cue: Quiet, speech_lengths: Mapping[str, int], add: Callable[..., None]) -> None:
+    """A silence of exactly cue.seconds, with its inner cues spoken at their own times."""
+    step, total = step_path(cue.loc), to_samples(cue.seconds)
+    done = 0
+    for inner in cue.inner:
+        start, length = to_samples(inner.at), speech_lengths[inner.text]
+        if start + length > to_samples(inner.until):
+            slot = inner.until - inner.at
+            raise PlanError(
+                (*cue.loc, "remind" if inner.role == "remind" else inner.role),
+                f"the {inner.role} cue {_shorten(inner.text)!r} takes {to_seconds(length):.2f}s "
+                f"but has {slot:g}s before the next cue or the end",
+            )
+        add(start - done, "silence", cue.role, step=step)
+        add(length, "speech", inner.role, inner.text, step, CUE_GAIN_DB[inner.role])
+        done = start + length
+    add(total - done, "silence", cue.role, step=step)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"

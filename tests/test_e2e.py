@@ -78,17 +78,36 @@ def yaml_seconds(step: Step) -> float:
     return step.pause
 
 
+INSIDE = ("hold", "rest", "pause", "countdown", "halfway", "remind")
+
+
+def timed_spans(events: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
+    """(step, start, end) of each hold, rest and pause, with the cues spoken inside it."""
+    spans: list[tuple[str, float, float]] = []
+    for previous, event in zip([None, *events], events, strict=False):
+        if event["role"] not in INSIDE:
+            continue
+        if (
+            previous is not None
+            and previous["step"] == event["step"]
+            and previous["role"] in INSIDE
+        ):
+            step, start, _ = spans[-1]
+            spans[-1] = (step, start, event["end"])
+        else:
+            spans.append((event["step"], event["start"], event["end"]))
+    return spans
+
+
 def assert_track_follows_plan(routine: Path, plan: dict[str, Any], audio: Audio) -> None:
     source = check(routine)
     events = plan["events"]
     assert abs(len(audio) / RATE - plan["duration"]) <= 0.05
 
-    timed = [e for e in events if e["role"] in ("hold", "rest", "pause")]
-    assert timed, "the routine has no holds, rests or pauses to measure"
-    for event in timed:  # the plan keeps the YAML's durations
-        assert event["end"] - event["start"] == pytest.approx(
-            yaml_seconds(step_at(source, event["step"])), abs=0.001
-        )
+    spans = timed_spans(events)
+    assert spans, "the routine has no holds, rests or pauses to measure"
+    for step, start, end in spans:  # the plan keeps the YAML's durations, cues and all
+        assert end - start == pytest.approx(yaml_seconds(step_at(source, step)), abs=0.001)
 
     for run in silence_runs(events):  # each stretch of quiet is silent, and as long as planned
         start, end = run[0]["start"], run[-1]["end"]
@@ -168,3 +187,55 @@ def test_an_unknown_espeak_voice_points_at_the_routine_line(write: Writer) -> No
     assert result.returncode == 1
     assert result.stderr.startswith(f"{path}:2:15: the pyttsx3 engine has no voice 'en-marsian'")
     assert "Traceback" not in result.stderr
+
+
+CUES = """\
+title: Cues
+chime: tick
+steps:
+  - hold: 20s
+    say: Hold.
+    countdown: 3
+  - say: Rest now.
+  - rest: 8m
+    say: Let the back of your body sink.
+    remind:
+      every: 2m
+      say: [Let the ribs soften., Nothing to do but let go.]
+  - say: Done.
+"""
+
+
+def onset(audio: Audio, near: float, threshold_db: float = -45) -> float:
+    """Where sound first rises above the threshold within half a second of `near`."""
+    start = int((near - 0.5) * RATE)
+    window = np.abs(audio[start : start + RATE]) > 10 ** (threshold_db / 20)
+    assert window.any(), f"no sound near {near:.3f}s"
+    return (start + int(np.argmax(window))) / RATE
+
+
+def test_countdown_and_reminders_sound_on_time_inside_exact_silences(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    routine = tmp_path / "cues.yaml"
+    routine.write_text(CUES, encoding="utf-8")
+    _, plan, audio = build_and_plan(routine, tmp_path, shared_cache)
+    said = {e["text"]: e for e in plan["events"] if e["kind"] == "speech"}
+
+    hold_from = said["Hold."]["end"]  # the end of the hold's text, as heard
+    for number, at in (("three", 17), ("two", 18), ("one", 19)):
+        assert onset(audio, hold_from + at) - hold_from == pytest.approx(at, abs=0.050), number
+    assert onset(audio, said["Rest now."]["start"]) - hold_from == pytest.approx(20, abs=0.020)
+
+    rest_from = said["Let the back of your body sink."]["end"]
+    reminders = [e for e in plan["events"] if e["role"] == "remind"]
+    assert [e["text"] for e in reminders] == [
+        "Let the ribs soften.", "Nothing to do but let go.", "Let the ribs soften."
+    ]  # fmt: skip
+    for event, at in zip(reminders, (120, 240, 360), strict=True):
+        assert event["start"] - rest_from == pytest.approx(at, abs=0.001)  # planned there
+        assert onset(audio, rest_from + at) - rest_from == pytest.approx(at, abs=0.050)  # heard
+    assert onset(audio, said["Done."]["start"]) - rest_from == pytest.approx(480, abs=0.020)
+    quiet_end = audio[int((rest_from + 470) * RATE) : int((rest_from + 479.9) * RATE)]
+    assert dbfs(quiet_end) < SILENT_DB  # the last ten seconds stay quiet
+    assert plan["events"][-1]["text"] == "tick"

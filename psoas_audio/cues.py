@@ -1,0 +1,83 @@
+"""Cues spoken inside a hold or rest: a countdown, a halfway mark, gentle reminders.
+
+They sit inside the silence and never lengthen it. Pure: seconds and texts in, placements out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Literal
+
+NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+HALFWAY = "Halfway."
+REMINDERS_STOP = 10.0  # seconds before a hold or rest ends: the last stretch stays quiet
+CueRole = Literal["countdown", "halfway", "remind"]
+CUE_GAIN_DB: dict[CueRole, float] = {"countdown": -3.0, "halfway": -6.0, "remind": -3.0}
+
+
+@dataclass(frozen=True)
+class InnerCue:
+    at: float  # seconds after the silence starts
+    text: str
+    role: CueRole
+    until: float  # the spoken cue must be over by then: the next cue, or its quiet end
+
+
+def inner_cues(
+    seconds: float,
+    countdown: int | None = None,
+    halfway: bool = False,
+    every: float | None = None,
+    reminders: tuple[str, ...] = (),
+) -> list[InnerCue]:
+    """Where each cue starts in a silence of `seconds`, sorted; see cue_problems() for misfits."""
+    timed: list[tuple[float, str, CueRole]] = []
+    if countdown:
+        timed += [(seconds - k, NUMBER_WORDS[k - 1], "countdown") for k in range(countdown, 0, -1)]
+    if halfway:
+        timed.append((seconds / 2, HALFWAY, "halfway"))
+    if every and reminders:
+        stop = seconds - REMINDERS_STOP
+        count = int(stop // every) - (stop % every == 0)  # strictly before the quiet end
+        timed += [(k * every, reminders[(k - 1) % len(reminders)], "remind")
+                  for k in range(1, count + 1)]  # fmt: skip
+    timed.sort()
+    cues = []
+    for index, (at, text, role) in enumerate(timed):
+        end = timed[index + 1][0] if index + 1 < len(timed) else seconds
+        if role == "remind":
+            end = min(end, seconds - REMINDERS_STOP)
+        cues.append(InnerCue(at, text, role, end))
+    return cues
+
+
+def cue_problems(
+    seconds: float,
+    countdown: int | None = None,
+    halfway: bool = False,
+    every: float | None = None,
+) -> list[tuple[str, str]]:
+    """(field, message) for cues that cannot fit, whatever the voice: checked before speaking."""
+    problems = []
+    length = f"{seconds:g}s"
+    if countdown and countdown >= seconds:
+        problems.append(("countdown", f"a countdown from {countdown} does not fit in {length}"))
+    elif countdown and halfway and seconds / 2 >= seconds - countdown:
+        problems.append(("halfway", f"halfway ({seconds / 2:g}s) falls inside the countdown"))
+    if every is not None and every >= seconds - REMINDERS_STOP:
+        problems.append(
+            ("remind", f"no reminder fits: every {every:g}s in {length}, and reminders stop "
+                       f"{REMINDERS_STOP:g}s before the end")
+        )  # fmt: skip
+    if not problems:
+        placed = inner_cues(seconds, countdown, halfway, every, ("x",))
+        for before, after in itertools.pairwise(placed):
+            if after.at - before.at < 1.0:
+                field = "remind" if "remind" in (before.role, after.role) else after.role
+                problems.append(
+                    (field, f"the {before.role} and {after.role} cues fall together "
+                            f"at {before.at:g}s; move one")
+                )  # fmt: skip
+                break
+    return problems

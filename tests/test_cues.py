@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import pytest
+
+from conftest import Writer
+from psoas_audio import Options, RoutineError, check, plan_routine
+from psoas_audio.cues import cue_problems, inner_cues
+from psoas_audio.pcm import to_samples
+
+
+def test_a_countdown_speaks_on_the_last_seconds() -> None:
+    cues = inner_cues(20, countdown=3)
+    assert [(c.at, c.text, c.until) for c in cues] == [
+        (17, "three", 18), (18, "two", 19), (19, "one", 20)
+    ]  # fmt: skip
+
+
+def test_reminders_are_evenly_spaced_cycle_and_spare_the_last_ten_seconds() -> None:
+    cues = inner_cues(480, every=120, reminders=("Soften.", "Let go."))
+    assert [(c.at, c.text) for c in cues] == [(120, "Soften."), (240, "Let go."), (360, "Soften.")]
+    assert cues[-1].until == 470
+    assert [c.at for c in inner_cues(130, every=60, reminders=("x",))] == [60]
+
+
+def test_halfway_sits_in_the_middle() -> None:
+    [cue] = inner_cues(30, halfway=True)
+    assert (cue.at, cue.text, cue.role) == (15, "Halfway.", "halfway")
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        ({"seconds": 3, "countdown": 3}, ("countdown", "a countdown from 3 does not fit in 3s")),
+        ({"seconds": 6, "countdown": 3, "halfway": True},
+         ("halfway", "halfway (3s) falls inside the countdown")),
+        ({"seconds": 60, "every": 50}, ("remind", "no reminder fits: every 50s in 60s")),
+        ({"seconds": 480, "every": 120, "halfway": True},
+         ("remind", "the halfway and remind cues fall together at 240s")),
+    ],
+)  # fmt: skip
+def test_cues_that_cannot_fit_are_found_before_speaking(
+    args: dict[str, object], problem: tuple[str, str]
+) -> None:
+    [(field, message)] = cue_problems(**args)  # type: ignore[arg-type]
+    assert field == problem[0] and message.startswith(problem[1])
+
+
+def test_cues_never_lengthen_a_hold(write: Writer) -> None:
+    path = write(
+        "r.yaml",
+        """\
+        title: T
+        steps:
+          - hold: 20s
+            say: Hold.
+            countdown: 3
+            halfway: true
+          - say: Next.
+        """,
+    )
+    options = Options(engine="fake")
+    events = plan_routine(check(path, options), options).timeline.events
+    said = next(e for e in events if e.text == "Hold.")
+    following = next(e for e in events if e.text == "Next.")
+    assert following.start - said.end == to_samples(20)  # to the sample
+    inside = [e for e in events if said.end <= e.start < following.start]
+    assert [(e.text, e.start - said.end) for e in inside if e.kind == "speech"] == [
+        ("Halfway.", to_samples(10)), ("three", to_samples(17)), ("two", to_samples(18)),
+        ("one", to_samples(19)),
+    ]  # fmt: skip
+    assert all(e.step == "steps[0]" for e in inside)
+    assert {e.role for e in inside} == {"hold", "halfway", "countdown"}
+
+
+def test_a_reminder_too_long_for_its_slot_is_an_error_at_its_line(write: Writer) -> None:
+    long_line = "Let the whole back of the body grow heavy and wide on the floor. " * 4
+    path = write(
+        "r.yaml",
+        f"""\
+        title: T
+        steps:
+          - rest: 30s
+            remind:
+              every: 10s
+              say: {long_line}
+        """,
+    )
+    options = Options(engine="fake")
+    with pytest.raises(
+        RoutineError,
+        match=r"r\.yaml:5:7: the remind cue 'Let the whole back of the body grow\S*' takes 12\.95s",
+    ):
+        plan_routine(check(path, options), options)
