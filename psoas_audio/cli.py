@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from . import pipeline
 from .durations import format_clock
 from .errors import PsoasError, UsageError
+from .level import TARGET_LUFS
 from .pcm import to_seconds
 from .routine import RoutineFile
 from .speech import list_voices
@@ -130,10 +132,20 @@ def build(
     engine: EngineOpt = None,
     voice: VoiceOpt = None,
     rate: RateOpt = None,
+    loudness: Annotated[
+        float,
+        typer.Option(
+            "--loudness",
+            metavar="LUFS",
+            min=-40,
+            max=-10,
+            help="Integrated loudness of the track: -16 suits podcast apps, -23 is EBU R128.",
+        ),
+    ] = TARGET_LUFS,
 ) -> None:
     """Build each routine into an MP3 and print its path and length."""
     with _reported():
-        options = _options(sets, engine, voice, rate)
+        options = replace(_options(sets, engine, voice, rate), loudness=loudness)
         targets = _targets(routines, output)
         sources = _check_all(routines, options)  # all mistakes first; nothing is written on any
         for source, target in zip(sources, targets, strict=True):

@@ -7,16 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .chime import chime
+from .chime import STYLES, chime
 from .errors import PlanError, RoutineError
 from .export import DEFAULT_BITRATE, Tags, encode_mp3, ffmpeg_path
+from .level import TARGET_LUFS, Leveler, Source
 from .pcm import Samples, quantize
 from .render import render
 from .routine import RoutineFile, load_routine
 from .speech import Speaker, VoiceRequest
 from .speech.cache import PhraseCache
 from .speech.engine import UnknownVoice
-from .speech.speaker import DEFAULT_TIMEOUT
+from .speech.speaker import DEFAULT_TIMEOUT, CachedClips
 from .timeline import PlanSettings, Timeline, chime_styles, expand, measure, phrases, plan
 
 MAX_TRACK_SECONDS = 10 * 3600.0
@@ -35,6 +36,7 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT
     spacing: PlanSettings = field(default_factory=PlanSettings)
     bitrate: int = DEFAULT_BITRATE
+    loudness: float = TARGET_LUFS  # integrated LUFS of the finished track
 
 
 class Progress(Protocol):
@@ -57,8 +59,23 @@ class _NoProgress:
 class Planned:
     source: RoutineFile
     timeline: Timeline
-    speech: Mapping[str, Samples]
+    speech: CachedClips
     chimes: Mapping[str, Samples]  # by style
+
+    def leveler(self, loudness: float) -> Leveler:
+        """Levels this plan's clips for a track at `loudness` LUFS."""
+
+        def raw(source: Source) -> Samples:
+            kind, name = source
+            return self.chimes[name] if kind == "chime" else self.speech[name]
+
+        def key(source: Source) -> str:
+            kind, name = source
+            if kind == "chime":
+                return PhraseCache.digest(kind="chime", style=name, shape=repr(STYLES[name]))
+            return self.speech.key(name)
+
+        return Leveler(raw, key, self.speech.cache, loudness)
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,6 @@ def build(
     planned = plan_routine(source, options, progress)
     routine = source.routine
     tags = Tags(routine.title, routine.author, routine.description, planned.timeline.sections)
-    progress.start("encoding", planned.timeline.length)
     done = 0
 
     def advance(samples: int) -> None:
@@ -138,8 +154,12 @@ def build(
         done += samples
         progress.update(done)
 
+    leveler = planned.leveler(options.loudness)
+    progress.start("leveling", 1)
+    levels = leveler.levels(planned.timeline)
+    progress.start("encoding", planned.timeline.length)
     encode_mp3(
-        render(planned.timeline, planned.speech, planned.chimes),
+        render(planned.timeline, lambda event: leveler.clip(event, levels)),
         output,
         tags,
         options.bitrate,

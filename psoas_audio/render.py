@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 
-import numpy as np
-
-from .pcm import SAMPLE_RATE, Samples, quantize
-from .timeline import Timeline
+from .pcm import SAMPLE_RATE, Samples
+from .timeline import Event, Timeline
 
 _ZEROS = bytes(2 * SAMPLE_RATE)  # one second of digital silence, reused for every pause
 
 
-def render(
-    timeline: Timeline, speech: Mapping[str, Samples], chimes: Mapping[str, Samples]
-) -> Iterator[bytes]:
-    """The track as consecutive little-endian int16 chunks, exactly timeline.length samples."""
+def render(timeline: Timeline, clip_for: Callable[[Event], Samples]) -> Iterator[bytes]:
+    """The track as consecutive little-endian int16 chunks, exactly timeline.length samples.
+
+    clip_for(event) gives each sound at its final level; silences are written here.
+    """
     written = 0
     for event in timeline.events:
         if event.kind == "silence":
@@ -25,11 +24,9 @@ def render(
                 remaining -= len(chunk)
                 yield chunk
         else:
-            clip = chimes[event.text] if event.kind == "chime" else speech[event.text]
+            clip = clip_for(event)
             if len(clip) != event.length:
                 raise RuntimeError(f"the clip for {event.text!r} no longer matches the plan")
-            if event.gain_db:
-                clip = quantize(clip.astype(np.float32) / 32768.0 * 10 ** (event.gain_db / 20))
             yield clip.astype("<i2", copy=False).tobytes()
         written += event.length
     if written != timeline.length:

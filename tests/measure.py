@@ -83,3 +83,31 @@ def silence_runs(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         else:
             runs.append([event])
     return runs
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of a file, as ffmpeg's EBU R128 meter reports them."""
+    err = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+         "-f", "null", "-"],
+        check=True, capture_output=True, text=True,
+    ).stderr  # fmt: skip
+    summary = err[err.rindex("Summary:") :]
+    integrated = float(summary.split("I:")[1].split("LUFS")[0])
+    peak = float(summary.split("Peak:")[1].split("dBFS")[0])
+    return integrated, peak
+
+
+def short_term_max(samples: Audio) -> float:
+    """The loudest 3 s short-term loudness (LUFS) in a stretch, with pyloudnorm's K-weighting."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(RATE)
+    weighted = samples
+    for stage in meter._filters.values():
+        weighted = stage.apply_filter(weighted)
+    window, hop = 3 * RATE, RATE // 10
+    sums = np.concatenate([[0.0], np.cumsum(weighted**2)])
+    starts = np.arange(0, max(len(weighted) - window, 0) + 1, hop)
+    powers = (sums[np.minimum(starts + window, len(weighted))] - sums[starts]) / window
+    return float(-0.691 + 10 * np.log10(powers.max()))

@@ -13,7 +13,17 @@ import numpy as np
 import pytest
 
 from conftest import TESTS, Writer
-from measure import RATE, Audio, dbfs, decode, probe_tags, silence_runs, silent_run
+from measure import (
+    RATE,
+    Audio,
+    dbfs,
+    decode,
+    ebur128,
+    probe_tags,
+    short_term_max,
+    silence_runs,
+    silent_run,
+)
 from psoas_audio import RoutineFile, check
 from psoas_audio.routine import Hold, Pause, Repeat, Rest, Section, Sides, Step
 
@@ -141,8 +151,18 @@ def short_build(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) ->
 
 
 def test_a_short_routine_sounds_as_planned(short_build: Any) -> None:
-    routine, _, plan, audio = short_build
+    routine, mp3, plan, audio = short_build
     assert_track_follows_plan(routine, plan, audio)
+    assert_loudness(mp3, plan, audio, -16.0)
+
+
+def test_loudness_can_target_ebu_r128(tmp_path: Path, shared_cache: Path) -> None:
+    routine = tmp_path / "quiet.yaml"
+    routine.write_text(SHORT, encoding="utf-8")
+    mp3 = tmp_path / "quiet.mp3"
+    cli("build", routine, "-o", mp3, "--loudness", "-23", cache=shared_cache)
+    plan = json.loads(cli("plan", routine, "--json", cache=shared_cache))
+    assert_loudness(mp3, plan, decode(mp3), -23.0)
     said = [e["text"] for e in plan["events"] if e["kind"] == "speech"]
     assert said == [
         "Ease off if anything hurts.", "Sink the hips forward and hold.", "Relax.", "That is all."
@@ -170,8 +190,22 @@ def test_the_mp3_is_phone_friendly_and_tagged(short_build: Any) -> None:
 def test_every_shipped_routine_sounds_as_planned(
     routine: Path, tmp_path: Path, shared_cache: Path
 ) -> None:
-    _, plan, audio = build_and_plan(routine, tmp_path, shared_cache)
+    mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache)
     assert_track_follows_plan(routine, plan, audio)
+    assert_loudness(mp3, plan, audio, -16.0)
+
+
+def assert_loudness(mp3: Path, plan: dict[str, Any], audio: Audio, target: float) -> None:
+    """The podcast-app target, true peaks with headroom, and chimes never above the voice."""
+    lufs, peak = ebur128(mp3)
+    assert lufs == pytest.approx(target, abs=1.0)
+    assert peak <= -1.5
+    speech = [e for e in plan["events"] if e["kind"] == "speech"]
+    voice = max(short_term_max(audio[int(e["start"] * RATE) : int(e["end"] * RATE) + 2 * RATE])
+                for e in speech)  # fmt: skip
+    for chime in (e for e in plan["events"] if e["kind"] == "chime"):
+        ring = audio[int(chime["start"] * RATE) : int(chime["end"] * RATE)]
+        assert short_term_max(ring) <= voice + 0.5, f"the {chime['text']} stands out"
 
 
 def test_voices_lists_espeak_voices(shared_cache: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -38,9 +39,24 @@ class PhraseCache:
 
     @staticmethod
     def key(engine: str, voice: str | None, rate: int, text: str) -> str:
-        fields = {"engine": engine, "voice": voice, "rate": rate, "text": text,
-                  "format": CLIP_FORMAT, "sample_rate": SAMPLE_RATE}  # fmt: skip
+        return PhraseCache.digest(engine=engine, voice=voice, rate=rate, text=text)
+
+    @staticmethod
+    def digest(**fields: object) -> str:
+        """A cache key for anything derived from clips: every field that changes the result."""
+        fields |= {"format": CLIP_FORMAT, "sample_rate": SAMPLE_RATE}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+    def get_value(self, key: str) -> dict[str, float] | None:
+        """A small measured result (e.g. a track's gain) stored beside the clips."""
+        try:
+            value: dict[str, float] = json.loads(self._path(key).with_suffix(".json").read_text())
+            return value
+        except (OSError, ValueError):
+            return None
+
+    def put_value(self, key: str, value: dict[str, float]) -> None:
+        self._write(self._path(key).with_suffix(".json"), json.dumps(value).encode())
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.wav"
@@ -63,16 +79,22 @@ class PhraseCache:
             return None
 
     def put(self, key: str, samples: Samples) -> None:
-        path = self._path(key)
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(SAMPLE_RATE)
+            wav.writeframes(samples.astype("<i2", copy=False).tobytes())
+        self._write(self._path(key), buffer.getvalue())
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write atomically (a temporary file, then a rename): parallel builds may share this."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             try:
-                with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
-                    wav.setnchannels(1)
-                    wav.setsampwidth(2)
-                    wav.setframerate(SAMPLE_RATE)
-                    wav.writeframes(samples.tobytes())
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
                 os.replace(temp, path)
             except BaseException:
                 Path(temp).unlink(missing_ok=True)

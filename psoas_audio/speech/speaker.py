@@ -100,12 +100,15 @@ class CachedClips(Mapping[str, Samples]):
     """text -> clip, loaded from the phrase cache on each use; lengths are known up front."""
 
     def __init__(self, cache: PhraseCache, keys: dict[str, str], lengths: dict[str, int]) -> None:
-        self._cache, self._keys, self.lengths = cache, keys, lengths
+        self.cache, self._keys, self.lengths = cache, keys, lengths
+
+    def key(self, text: str) -> str:
+        return self._keys[text]
 
     def __getitem__(self, text: str) -> Samples:
-        clip = self._cache.get(self._keys[text])
+        clip = self.cache.get(self._keys[text])
         if clip is None:
-            raise CacheError(f"the cached clip for {text!r} vanished from {self._cache.folder}")
+            raise CacheError(f"the cached clip for {text!r} vanished from {self.cache.folder}")
         return clip
 
     def __iter__(self) -> Iterator[str]:
