@@ -100,6 +100,20 @@ def _encode(
         raise EncodeError(f"ffmpeg failed to encode {temp.name}: {errors or 'no message'}")
 
 
+def measure_loudness(path: Path) -> float:
+    """Integrated loudness (LUFS) of an audio file, by ffmpeg's EBU R128 meter."""
+    result = subprocess.run(
+        [ffmpeg_path(), "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128",
+         "-f", "null", "-"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    summary = result.stderr.rpartition("Summary:")[2]
+    try:
+        return float(summary.split("I:")[1].split("LUFS")[0])
+    except (IndexError, ValueError):
+        raise EncodeError(f"ffmpeg could not measure the loudness of {path}") from None
+
+
 def _write_chapters(path: Path, chapters: tuple[Chapter, ...]) -> None:
     """ID3v2.3 CHAP frames plus a CTOC listing them, for the outermost sections."""
     outer: list[Chapter] = []

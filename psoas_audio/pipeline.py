@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from .chime import STYLES, chime
 from .errors import PlanError, RoutineError
-from .export import DEFAULT_BITRATE, Tags, encode_mp3, ffmpeg_path
-from .level import TARGET_LUFS, Leveler, Source
+from .export import DEFAULT_BITRATE, Tags, encode_mp3, ffmpeg_path, measure_loudness
+from .level import TARGET_LUFS, TOLERANCE_LU, Leveler, Source
 from .pcm import Samples, quantize
 from .render import render
 from .routine import RoutineFile, load_routine
@@ -62,7 +63,7 @@ class Planned:
     speech: CachedClips
     chimes: Mapping[str, Samples]  # by style
 
-    def leveler(self, loudness: float) -> Leveler:
+    def leveler(self, loudness: float, encoding: str = "") -> Leveler:
         """Levels this plan's clips for a track at `loudness` LUFS."""
 
         def raw(source: Source) -> Samples:
@@ -75,7 +76,7 @@ class Planned:
                 return PhraseCache.digest(kind="chime", style=name, shape=repr(STYLES[name]))
             return self.speech.key(name)
 
-        return Leveler(raw, key, self.speech.cache, loudness)
+        return Leveler(raw, key, self.speech.cache, loudness, encoding)
 
 
 @dataclass(frozen=True)
@@ -154,15 +155,23 @@ def build(
         done += samples
         progress.update(done)
 
-    leveler = planned.leveler(options.loudness)
+    leveler = planned.leveler(options.loudness, f"mp3 {options.bitrate}k")
     progress.start("leveling", 1)
     levels = leveler.levels(planned.timeline)
-    progress.start("encoding", planned.timeline.length)
-    encode_mp3(
-        render(planned.timeline, lambda event: leveler.clip(event, levels)),
-        output,
-        tags,
-        options.bitrate,
-        advance,
-    )
+    for _ in range(2):  # at most once more, when the encoded track misses the target
+        progress.start("encoding", planned.timeline.length)
+        done = 0
+        encode_mp3(
+            render(planned.timeline, partial(leveler.clip, levels=levels)),
+            output,
+            tags,
+            options.bitrate,
+            advance,
+        )
+        if levels.verified:
+            break
+        measured = measure_loudness(output)  # the encoder itself shifts loudness a little
+        levels = leveler.verified(levels, measured)
+        if abs(measured - options.loudness) <= TOLERANCE_LU:
+            break
     return Built(output, planned.timeline.seconds)
