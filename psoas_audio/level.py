@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -20,10 +20,10 @@ from .timeline import Event, Timeline
 
 TARGET_LUFS = -16.0  # podcast apps' spoken-word target; EBU R128 is -23
 TRUE_PEAK_DBTP = -1.5
-MP3_HEADROOM_DB = 1.0  # MP3 encoding raises true peaks; limit this much below the ceiling
-MAX_CORRECTION_DB = 3.0  # what a measurement of the encoded MP3 may change
+MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much below the ceiling
+MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
 TOLERANCE_LU = 0.2  # close enough to the target not to encode again
-LEVEL_VERSION = 2  # bump when the processing changes, so cached gains and clips are not reused
+LEVEL_VERSION = 3  # bump when the processing changes, so cached gains and clips are not reused
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,11 @@ class Levels:
     gain_db: float  # for every clip, speech and chime alike
     chime_gain_db: float  # more for chimes, so they never stand out above the voice
     ceiling_dbtp: float  # where the limiter holds true peaks
-    key: str  # where these levels are remembered
-    verified: bool  # measured on an encoded MP3 (MP3 at 96 kbps reads about 0.5 LU quieter)
+    encoder_known: bool  # whether the encoder's loudness shift for this voice was measured
 
 
 Source = tuple[str, str]  # ("speech", text) or ("chime", style)
+Plays = Counter[tuple[Source, float]]  # (source, event gain) -> times played
 
 
 def source_of(event: Event) -> Source:
@@ -51,46 +51,43 @@ class Leveler:
         keys: Callable[[Source], str],
         cache: PhraseCache,
         target_lufs: float = TARGET_LUFS,
-        encoding: str = "",  # e.g. "mp3 96k": levels are verified per encoding
+        sound: str = "",  # the voice and the encoding: what the encoder's shift depends on
         ceiling_dbtp: float = TRUE_PEAK_DBTP,
     ) -> None:
-        self.raw, self.keys, self.cache, self.encoding = raw, keys, cache, encoding
-        self._plays: Counter[tuple[Source, float]] = Counter()
+        self.raw, self.keys, self.cache = raw, keys, cache
         self.target = target_lufs
         self.ceiling = ceiling_dbtp - MP3_HEADROOM_DB
+        self._shift_key = cache.digest(kind="encoder-shift", version=LEVEL_VERSION, sound=sound)
         self._processed = lru_cache(maxsize=16)(self._process)  # repeats play back to back
 
     def levels(self, timeline: Timeline) -> Levels:
+        """The gains that bring this timeline to the target, after the encoder's known shift."""
         plays = Counter((source_of(e), e.gain_db) for e in timeline.events if e.kind != "silence")
+        shift = self.cache.get_value(self._shift_key)
+        pcm_target = self.target - (shift["shift"] if shift else 0.0)
         key = self.cache.digest(
-            kind="levels", version=LEVEL_VERSION, target=self.target, ceiling=self.ceiling,
-            encoding=self.encoding,
+            kind="levels", version=LEVEL_VERSION, target=pcm_target, ceiling=self.ceiling,
             plays=sorted((self.keys(source), gain, n) for (source, gain), n in plays.items()),
         )  # fmt: skip
-        self._plays = plays
         stored = self.cache.get_value(key)
         if stored is None:
-            stored = self._measure(plays, self.target)
+            stored = self._measure(plays, pcm_target)
             self.cache.put_value(key, stored)
-        return Levels(
-            stored["gain_db"],
-            stored["chime_gain_db"],
-            self.ceiling,
-            key,
-            bool(stored.get("verified")),
-        )
+        return Levels(stored["gain_db"], stored["chime_gain_db"], self.ceiling, shift is not None)
 
-    def verified(self, levels: Levels, measured_lufs: float) -> Levels:
-        """Levels corrected by what the encoded track measured, remembered for next time.
+    def learn_encoder(self, levels: Levels, timeline: Timeline, measured_lufs: float) -> Levels:
+        """Remember how far the encoder moved this voice's loudness; levels that allow for it.
 
-        The encoder's shift is taken as fixed, and the limiter's share found again, so one
-        correction lands on the target.
+        LAME at 96 kbps reads about 0.5 LU quieter than the PCM it was given. The shift is a
+        property of the voice and the encoding, so one measured build serves every later one.
         """
-        shift = measured_lufs - self.target if np.isfinite(measured_lufs) else 0.0
-        shift = float(np.clip(shift, -MAX_CORRECTION_DB, MAX_CORRECTION_DB))
-        stored = self._measure(self._plays, self.target - shift) | {"verified": 1}
-        self.cache.put_value(levels.key, stored)
-        return replace(levels, gain_db=stored["gain_db"], verified=True)
+        assumed = self.cache.get_value(self._shift_key)
+        pcm_target = self.target - (assumed["shift"] if assumed else 0.0)
+        shift = measured_lufs - pcm_target if np.isfinite(measured_lufs) else 0.0
+        self.cache.put_value(
+            self._shift_key, {"shift": float(np.clip(shift, -MAX_SHIFT_LU, MAX_SHIFT_LU))}
+        )
+        return self.levels(timeline)
 
     def clip(self, event: Event, levels: Levels) -> Samples:
         """The event's clip with every gain applied and its true peaks limited."""
@@ -110,35 +107,33 @@ class Leveler:
         self.cache.put(key, leveled)
         return leveled
 
-    def _measure(self, plays: Counter[tuple[Source, float]], target: float) -> dict[str, float]:
+    def _measure(self, plays: Plays, target: float) -> dict[str, float]:
+        """The gain that brings the limited track to target; clips are read one at a time."""
         from .loudness import block_powers, integrated, short_term_max  # scipy: only on a miss
 
-        raw = {source: _float(self.raw(source)) for source, _ in plays}
-        speech = [signal for (kind, _), signal in raw.items() if kind == "speech"]
-        loudest_speech = max((short_term_max(s) for s in speech), default=float("-inf"))
-        chime_gain = 0.0
-        for (kind, _), signal in raw.items():
-            if kind == "chime" and speech:
-                chime_gain = min(chime_gain, loudest_speech - short_term_max(signal))
+        sources = list(dict.fromkeys(source for source, _ in plays))
+        raw_blocks, loudest = {}, {}
+        for source in sources:
+            signal = _float(self.raw(source))
+            raw_blocks[source], loudest[source] = block_powers(signal), short_term_max(signal)
+        voice = max((v for (kind, _), v in loudest.items() if kind == "speech"), default=None)
+        chime_gain = min(
+            [0.0] + [voice - v for (kind, _), v in loudest.items() if kind == "chime" and voice]
+        )
 
         def extra(source: Source, gain: float) -> float:
             return gain + (chime_gain if source[0] == "chime" else 0.0)
 
-        def loudness(gain_db: float) -> float:
-            return integrated(
-                (block_powers(_leveled(raw[s], gain_db + extra(s, g), self.ceiling)), n)
-                for (s, g), n in plays.items()
-            )
-
         unlimited = integrated(
-            (block_powers(raw[s]) * 10 ** (extra(s, g) / 10), n) for (s, g), n in plays.items()
+            (raw_blocks[s] * 10 ** (extra(s, g) / 10), n) for (s, g), n in plays.items()
         )
         gain = target - unlimited if np.isfinite(unlimited) else 0.0
-        for _ in range(4):  # the limiter takes a little loudness back; make it up and repeat
-            error = target - loudness(gain)
-            if abs(error) < 0.05:
-                break
-            gain += error
+        for _ in range(2):  # the limiter takes a little loudness back: measure, make it up
+            limited = integrated(
+                (block_powers(_leveled(_float(self.raw(s)), gain + extra(s, g), self.ceiling)), n)
+                for (s, g), n in plays.items()
+            )
+            gain += target - limited if np.isfinite(limited) else 0.0
         return {"gain_db": gain, "chime_gain_db": chime_gain}
 
 

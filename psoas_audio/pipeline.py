@@ -63,7 +63,7 @@ class Planned:
     speech: CachedClips
     chimes: Mapping[str, Samples]  # by style
 
-    def leveler(self, loudness: float, encoding: str = "") -> Leveler:
+    def leveler(self, loudness: float, sound: str = "") -> Leveler:
         """Levels this plan's clips for a track at `loudness` LUFS."""
 
         def raw(source: Source) -> Samples:
@@ -76,7 +76,7 @@ class Planned:
                 return PhraseCache.digest(kind="chime", style=name, shape=repr(STYLES[name]))
             return self.speech.key(name)
 
-        return Leveler(raw, key, self.speech.cache, loudness, encoding)
+        return Leveler(raw, key, self.speech.cache, loudness, sound)
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,12 @@ def plan_routine(
     return Planned(source, timeline, speech, chimes)
 
 
+def leveler_for(planned: Planned, options: Options) -> Leveler:
+    """Levels for this plan's voice and encoding, at the loudness the options ask for."""
+    sound = f"{voice_request(planned.source, options)} mp3 {options.bitrate}k"
+    return planned.leveler(options.loudness, sound)
+
+
 def build(
     source: RoutineFile,
     output: Path,
@@ -155,10 +161,10 @@ def build(
         done += samples
         progress.update(done)
 
-    leveler = planned.leveler(options.loudness, f"mp3 {options.bitrate}k")
+    leveler = leveler_for(planned, options)
     progress.start("leveling", 1)
     levels = leveler.levels(planned.timeline)
-    for _ in range(2):  # at most once more, when the encoded track misses the target
+    while True:
         progress.start("encoding", planned.timeline.length)
         done = 0
         encode_mp3(
@@ -168,10 +174,10 @@ def build(
             options.bitrate,
             advance,
         )
-        if levels.verified:
+        if levels.encoder_known:
             break
-        measured = measure_loudness(output)  # the encoder itself shifts loudness a little
-        levels = leveler.verified(levels, measured)
+        measured = measure_loudness(output)  # once per voice and encoding, then remembered
+        levels = leveler.learn_encoder(levels, planned.timeline, measured)
         if abs(measured - options.loudness) <= TOLERANCE_LU:
             break
     return Built(output, planned.timeline.seconds)
