@@ -22,8 +22,9 @@ TARGET_LUFS = -16.0  # podcast apps' spoken-word target; EBU R128 is -23
 TRUE_PEAK_DBTP = -1.5
 MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much below the ceiling
 MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
-TOLERANCE_LU = 0.2  # close enough to the target not to encode again
-LEVEL_VERSION = 3  # bump when the processing changes, so cached gains and clips are not reused
+TOLERANCE_LU = 0.2
+CHIME_BELOW_VOICE_LU = 1.0  # close enough to the target not to encode again
+LEVEL_VERSION = 5  # bump when the processing changes, so cached gains and clips are not reused
 
 
 @dataclass(frozen=True)
@@ -108,33 +109,48 @@ class Leveler:
         return leveled
 
     def _measure(self, plays: Plays, target: float) -> dict[str, float]:
-        """The gain that brings the limited track to target; clips are read one at a time."""
-        from .loudness import block_powers, integrated, short_term_max  # scipy: only on a miss
+        """The gain that brings the limited track to target; clips are read one at a time.
 
-        sources = list(dict.fromkeys(source for source, _ in plays))
-        raw_blocks, loudest = {}, {}
-        for source in sources:
-            signal = _float(self.raw(source))
-            raw_blocks[source], loudest[source] = block_powers(signal), short_term_max(signal)
-        voice = max((v for (kind, _), v in loudest.items() if kind == "speech"), default=None)
-        chime_gain = min(
-            [0.0] + [voice - v for (kind, _), v in loudest.items() if kind == "chime" and voice]
-        )
+        Chimes are then turned down until, as heard after limiting, their loudest short-term
+        loudness is at most the voice's: the limiter tames speech peaks but hardly a bell.
+        """
+        from .loudness import Floats, integrated, measure_clip  # scipy: only on a miss
 
-        def extra(source: Source, gain: float) -> float:
-            return gain + (chime_gain if source[0] == "chime" else 0.0)
+        def heard(gain: float | None, chime_gain: float) -> tuple[float, dict[Source, float]]:
+            """Loudness of the track with these gains (None: unlimited, no track gain)."""
+            blocks: list[tuple[Floats, int]] = []
+            loudest: dict[Source, float] = {}
+            for (source, event_gain), count in plays.items():
+                total = event_gain + (chime_gain if source[0] == "chime" else 0.0)
+                signal = _float(self.raw(source))
+                if gain is None:
+                    signal = signal * np.float32(10 ** (total / 20))
+                else:
+                    signal = _leveled(signal, gain + total, self.ceiling)
+                powers, short_term = measure_clip(signal)
+                blocks.append((powers, count))
+                loudest[source] = max(loudest.get(source, float("-inf")), short_term)
+            return integrated(blocks), loudest
 
-        unlimited = integrated(
-            (raw_blocks[s] * 10 ** (extra(s, g) / 10), n) for (s, g), n in plays.items()
-        )
+        unlimited, loudest = heard(None, 0.0)
         gain = target - unlimited if np.isfinite(unlimited) else 0.0
+        chime_gain = _chime_gain(loudest, 0.0)
         for _ in range(2):  # the limiter takes a little loudness back: measure, make it up
-            limited = integrated(
-                (block_powers(_leveled(_float(self.raw(s)), gain + extra(s, g), self.ceiling)), n)
-                for (s, g), n in plays.items()
-            )
-            gain += target - limited if np.isfinite(limited) else 0.0
+            measured, loudest = heard(gain, chime_gain)
+            chime_gain = _chime_gain(loudest, chime_gain)
+            gain += target - measured if np.isfinite(measured) else 0.0
         return {"gain_db": gain, "chime_gain_db": chime_gain}
+
+
+def _chime_gain(loudest: dict[Source, float], chime_gain: float) -> float:
+    """chime_gain lowered until every chime's short-term peak is CHIME_BELOW_VOICE_LU under
+    the loudest speech (MP3 takes about 0.5 LU from speech but hardly any from a bell)."""
+    voice = max((v for (kind, _), v in loudest.items() if kind == "speech"), default=None)
+    if voice is None:
+        return chime_gain
+    ceiling = voice - CHIME_BELOW_VOICE_LU
+    excess = max((v - ceiling for (kind, _), v in loudest.items() if kind == "chime"), default=0.0)
+    return chime_gain - max(excess, 0.0)
 
 
 def _float(samples: Samples) -> Signal:

@@ -59,14 +59,15 @@ def _weighted_squares(signal: Signal) -> Floats:
     return squares
 
 
-def _window_powers(signal: Signal, window: float) -> Floats:
+def _window_powers(signal: Signal, window: float, squares: Floats | None = None) -> Floats:
     """Mean K-weighted power of every window (hop 100 ms) that overlaps the clip.
 
     The clip is padded with the silence that surrounds it in the track, so windows that stick
     out past its ends are counted as the track would count them.
     """
     size, hop = round(window * SAMPLE_RATE), round(HOP * SAMPLE_RATE)
-    padded = np.concatenate([np.zeros(size), _weighted_squares(signal), np.zeros(size)])
+    weighted = _weighted_squares(signal) if squares is None else squares
+    padded = np.concatenate([np.zeros(size), weighted, np.zeros(size)])
     sums = np.concatenate([[0.0], np.cumsum(padded)])
     starts = np.arange(0, len(padded) - size + 1, hop)
     powers: Floats = (sums[starts + size] - sums[starts]) / size
@@ -76,6 +77,13 @@ def _window_powers(signal: Signal, window: float) -> Floats:
 def block_powers(signal: Signal) -> Floats:
     """The 400 ms gating-block powers of one clip heard in silence."""
     return _window_powers(signal, BLOCK)
+
+
+def measure_clip(signal: Signal) -> tuple[Floats, float]:
+    """block_powers() and short_term_max() at once, from one pass of the K-weighting filter."""
+    squares = _weighted_squares(signal)
+    loudest = to_lufs(float(_window_powers(signal, SHORT_TERM, squares).max()))
+    return _window_powers(signal, BLOCK, squares), loudest
 
 
 def to_lufs(power: float) -> float:

@@ -11,8 +11,10 @@ from pydub import AudioSegment
 from ..errors import EngineError
 from ..pcm import SAMPLE_RATE, Samples, Signal, fade_edges, quantize
 
-# Quieter than this at a clip's ends is the engine's own padding (eSpeak NG adds ~240 ms).
-TRIM_THRESHOLD = 10 ** (-50 / 20)
+# At a clip's ends, 5 ms windows quieter than this below the clip's loudest window are the
+# engine's padding (eSpeak NG adds ~240 ms of zeros, piper ~100 ms of fading breath).
+TRIM_WINDOW = 0.005
+TRIM_BELOW_LOUDEST_DB = 40.0
 
 
 def sniff_format(path: Path) -> str:
@@ -30,14 +32,24 @@ def load_phrase(path: Path) -> Samples:
     segment = AudioSegment.from_file(path, format=sniff_format(path))
     segment = segment.set_channels(1).set_sample_width(2)
     raw = np.frombuffer(segment.raw_data, dtype=np.int16).astype(np.float32) / 32768.0
-    return quantize(fade_edges(resample(trim(raw), segment.frame_rate)))
+    return quantize(fade_edges(resample(trim(raw, segment.frame_rate), segment.frame_rate)))
 
 
-def trim(signal: Signal) -> Signal:
-    loud = np.flatnonzero(np.abs(signal) > TRIM_THRESHOLD)
-    if loud.size == 0:
+def trim(signal: Signal, rate: int) -> Signal:
+    """The clip from its first to its last window of voice, relative to its loudest window."""
+    size = max(int(TRIM_WINDOW * rate), 1)
+    count = len(signal) // size
+    if count == 0 or not np.any(signal):
         raise EngineError("the speech engine produced only silence")
-    return signal[loud[0] : loud[-1] + 1]
+    windows = signal[: count * size].reshape(count, size).astype(np.float64)
+    rms = np.sqrt(np.mean(windows**2, axis=1))
+    level = rms.max() * 10 ** (-TRIM_BELOW_LOUDEST_DB / 20)
+    voiced = np.flatnonzero(rms > level)
+    start, end = voiced[0] * size, (voiced[-1] + 1) * size
+    # Within the outer windows, to the sample: the first and last sample that reach the level.
+    start += int(np.argmax(np.abs(signal[start : start + size]) > level))
+    end -= int(np.argmax(np.abs(signal[end - size : end][::-1]) > level))
+    return signal[start:end]
 
 
 def resample(signal: Signal, rate: int) -> Signal:

@@ -38,6 +38,7 @@ class Engine(Protocol):
 # name -> "module:Class"; tests may add entries (the engine process imports by this path).
 ENGINES: dict[str, str] = {
     "pyttsx3": "psoas_audio.speech.pyttsx3_engine:Pyttsx3Engine",
+    "piper": "psoas_audio.speech.piper_engine:PiperEngine",  # pip install 'psoas-audio[neural]'
 }
 
 
