@@ -24,7 +24,7 @@ from .level import TARGET_LUFS
 from .pcm import to_seconds
 from .routine import RoutineFile
 from .speech import list_voices
-from .speech.engine import engine_path
+from .speech.engine import engine_path, speaks
 from .timeline import Timeline
 
 app = typer.Typer(
@@ -242,10 +242,18 @@ def plan_table(timeline: Timeline) -> str:
     return "\n".join(lines)
 
 
-@app.command(epilog="Example:  psoas-audio voices --engine pyttsx3")
-def voices(engine: Annotated[str, typer.Option(help="Speech engine.")] = "pyttsx3") -> None:
+@app.command(
+    epilog="Examples:  psoas-audio voices --engine pyttsx3\n\npsoas-audio voices --language de"
+)
+def voices(
+    engine: Annotated[str, typer.Option(help="Speech engine.")] = "pyttsx3",
+    language: Annotated[
+        str | None, typer.Option(help="Only voices for this language code, e.g. de or en-gb.")
+    ] = None,
+) -> None:
     """List the voices an engine offers on this machine."""
     with _reported():
         for voice in list_voices(engine):
-            languages = ",".join(voice.languages)
-            typer.echo(f"{voice.id:<28} {voice.name:<28} {languages}")
+            if language is None or speaks(voice, language):
+                languages = ",".join(voice.languages)
+                typer.echo(f"{voice.id:<28} {voice.name:<28} {languages}")

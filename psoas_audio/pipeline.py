@@ -103,11 +103,13 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
 
 
 def voice_request(source: RoutineFile, options: Options) -> VoiceRequest:
-    voice = source.routine.voice
+    routine = source.routine
     return VoiceRequest(
-        engine=options.engine or voice.engine,
-        name=options.voice if options.voice is not None else voice.name,
-        rate=options.rate or voice.rate,
+        engine=options.engine or routine.voice.engine,
+        name=options.voice if options.voice is not None else routine.voice.name,
+        rate=options.rate or routine.voice.rate,
+        language=routine.language,
+        pronounce=tuple(routine.pronounce.items()),
     )
 
 
@@ -126,7 +128,8 @@ def plan_routine(
         except UnknownVoice as exc:
             if options.voice is not None:
                 raise  # it came from --voice, not from the file
-            raise RoutineError([source.document.problem(("voice", "name"), str(exc))]) from None
+            where = ("voice", "name") if source.routine.voice.name else ("language",)
+            raise RoutineError([source.document.problem(where, str(exc))]) from None
     chimes = {style: quantize(chime(style)) for style in chime_styles(cues)}
     lengths = {style: len(samples) for style, samples in chimes.items()}
     try:

@@ -199,6 +199,11 @@ class Routine(_Model):
     voice: Voice = Voice()
     vars: dict[str, str | int | float] = {}
     chime: FinalChime = True  # the final chime: true (the default style), false, or a style
+    breath: Seconds | None = None  # between two spoken lines in a row (default 0.6 s)
+    language: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")] | None
+    ) = None  # an eSpeak NG language code: picks the voice when voice.name is not given
+    pronounce: dict[Text, Text] = {}  # word -> respelling, for every engine
     steps: Steps
 
 
@@ -344,6 +349,7 @@ def _translate(error: Any, loc: Path_, data: object, document: SourceDocument) -
         "tuple_type": f"expected a list, got {got}",
         "list_type": f"expected a list, got {got}",
         "too_short": f"'{name}' needs at least one entry",
+        "string_pattern_mismatch": f"expected a language code like de or en-gb, got {value!r}",
         "too_long": f"'{name}' takes at most {ctx.get('max_length')} entries",
         "greater_than_equal": f"'{name}' must be at least {ctx.get('ge')}, got {value!r}",
         "less_than_equal": f"'{name}' must be at most {ctx.get('le')}, got {value!r}",

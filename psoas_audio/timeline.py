@@ -238,11 +238,12 @@ def plan(
     def after_speech() -> bool:  # a line of the routine's own, not a cue inside a hold
         return bool(events) and events[-1].kind == "speech" and events[-1].role == "say"
 
+    breath = to_samples(routine.breath if routine.breath is not None else settings.gap)
     add(to_samples(settings.lead_in), "silence", "lead-in")
     for cue in cues:
         if isinstance(cue, Speak):
             if after_speech():
-                add(to_samples(settings.gap), "silence", "gap")
+                add(breath, "silence", "gap")
             add(speech_lengths[cue.text], "speech", "say", cue.text, step_path(cue.loc))
         elif isinstance(cue, Quiet):
             _quiet(cue, speech_lengths, add)

@@ -234,3 +234,10 @@ def test_sigterm_during_a_build_leaves_no_partial_file(tmp_path: Path) -> None:
     assert "interrupted; no partial file was left" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp3", "long.yaml"]
     assert old.read_bytes() == b"an older build"
+
+
+def test_voices_can_be_filtered_by_language() -> None:
+    code, out, _ = run("voices", "--engine", "fake", "--language", "en")
+    assert code == 0 and len(out.splitlines()) == 2
+    code, out, _ = run("voices", "--engine", "fake", "--language", "de")
+    assert code == 0 and out == ""

@@ -305,3 +305,20 @@ def test_rate_means_words_per_minute_for_the_neural_voice_too(shared_cache: Path
 
 def test_voices_lists_the_neural_voice(shared_cache: Path) -> None:
     assert cli("voices", "--engine", "piper", cache=shared_cache).split()[0] == "joe"
+
+
+def test_a_language_picks_an_espeak_voice_and_an_unknown_one_points_at_its_line(
+    write: Writer, shared_cache: Path
+) -> None:
+    german = write(
+        "de.yaml",
+        "title: Dehnung\nlanguage: de\npronounce: {Psoas: Soh-ass}\n"
+        "steps:\n  - hold: 3s\n    say: Halte die Dehnung des Psoas.\n",
+    )
+    assert json.loads(cli("plan", german, "--json", cache=shared_cache))["duration"] > 4
+    klingon = write("tlh.yaml", "title: T\nlanguage: tlh\nsteps: [{say: Qapla}]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "psoas_audio", "plan", str(klingon)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{klingon}:2:11: the pyttsx3 engine has no voice for language")

@@ -45,21 +45,25 @@ def test_the_cache_speaks_each_phrase_once(engine_log: Path) -> None:
     assert np.array_equal(first["Hold."], again["Hold."])
 
 
-def test_voice_and_rate_are_part_of_the_cache_key(engine_log: Path) -> None:
+def test_voice_rate_language_and_pronunciation_are_part_of_the_cache_key(
+    engine_log: Path,
+) -> None:
     for request in (
         VoiceRequest("fake"),
         VoiceRequest("fake", "brisk"),
         VoiceRequest("fake", rate=200),
+        VoiceRequest("fake", language="en"),
+        VoiceRequest("fake", pronounce=(("hold", "hohld"),)),
     ):
         with Speaker(request) as speaker:
             speaker.clips(["Hold."])
-    assert len(spoken(engine_log)) == 3
+    assert [line.split("|")[2] for line in spoken(engine_log)] == ["Hold."] * 4 + ["hohld."]
 
 
 def test_a_warm_cache_does_not_start_the_engine() -> None:
     cache = PhraseCache()
     clip = np.full(4410, 1000, dtype=np.int16)
-    cache.put(cache.key("hanging", None, 150, "Hold."), clip)
+    cache.put(Speaker(VoiceRequest("hanging")).cache_key("Hold."), clip)
     started = time.monotonic()
     with Speaker(VoiceRequest("hanging"), timeout=30) as speaker:  # hangs if it is started
         got = speaker.clips(["Hold."])
@@ -120,3 +124,21 @@ def test_a_hung_engine_is_stopped_with_a_clear_message() -> None:
 def test_a_crashed_engine_is_reported() -> None:
     with Speaker(VoiceRequest("crashing")) as speaker, pytest.raises(EngineError, match="crashed"):
         speaker.clips(["Hello."])
+
+
+def test_a_language_picks_the_engines_voice_for_it(engine_log: Path) -> None:
+    with Speaker(VoiceRequest("fake", language="en")) as speaker:
+        speaker.clips(["Hello."])
+    assert spoken(engine_log)[0].startswith("fake/calm|")
+    with (
+        Speaker(VoiceRequest("fake", language="de")) as speaker,
+        pytest.raises(UnknownVoice, match="no voice for language 'de'"),
+    ):
+        speaker.clips(["Hallo."])
+
+
+def test_pronunciations_respell_whole_words_in_any_case() -> None:
+    request = VoiceRequest("fake", pronounce=(("psoas", "so-az"),))
+    assert request.respell("Psoas release for the psoas, not psoasx.") == (
+        "so-az release for the so-az, not psoasx."
+    )

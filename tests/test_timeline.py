@@ -108,3 +108,11 @@ def test_sides_and_repeats_unroll_with_their_step_paths() -> None:
         ("Hold 2 of 2.", "steps[1].steps[0].steps[2].steps[0]"),
     ]
     assert [s.title for s in timeline.sections] == ["left side", "right side"]
+
+
+def test_the_breath_between_lines_can_be_set_by_the_routine() -> None:
+    routine = Routine.model_validate(
+        {"title": "T", "breath": "1.5s", "chime": False, "steps": [{"say": "A."}, {"say": "B."}]}
+    )
+    timeline = plan(routine, expand(routine), {"A.": 100, "B.": 100}, {})
+    assert [e.length for e in timeline.events if e.role == "gap"] == [to_samples(1.5)]

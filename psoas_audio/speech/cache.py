@@ -38,10 +38,6 @@ class PhraseCache:
         self.folder = folder or default_cache_dir()
 
     @staticmethod
-    def key(engine: str, voice: str | None, rate: int, text: str) -> str:
-        return PhraseCache.digest(engine=engine, voice=voice, rate=rate, text=text)
-
-    @staticmethod
     def digest(**fields: object) -> str:
         """A cache key for anything derived from clips: every field that changes the result."""
         fields |= {"format": CLIP_FORMAT, "sample_rate": SAMPLE_RATE}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +26,14 @@ class VoiceRequest:
     engine: str = "pyttsx3"
     name: str | None = None
     rate: int = 150
+    language: str | None = None  # picks the engine's first voice for it when name is None
+    pronounce: tuple[tuple[str, str], ...] = ()  # (word, respelling), applied before speaking
+
+    def respell(self, text: str) -> str:
+        """The text as the engine should read it, with each listed word respelled."""
+        for word, respelling in self.pronounce:
+            text = re.sub(rf"\b{re.escape(word)}\b", respelling, text, flags=re.IGNORECASE)
+        return text
 
 
 class Engine(Protocol):
@@ -59,6 +68,24 @@ def create_engine(path: str) -> Engine:
 
 class UnknownVoice(EngineError):
     """The engine has no such voice (pyttsx3 would silently keep speaking with another)."""
+
+
+def speaks(voice: VoiceInfo, language: str) -> bool:
+    wanted = language.casefold()
+    return any(lang.casefold() == wanted or lang.casefold().startswith(wanted + "-")
+               for lang in voice.languages)  # fmt: skip
+
+
+def resolve_language(language: str, voices: list[VoiceInfo], engine: str) -> str:
+    """The id of the engine's first voice for a language code such as "de" or "en-gb"."""
+    for voice in voices:
+        if speaks(voice, language):
+            return voice.id
+    codes = sorted({lang for voice in voices for lang in voice.languages})
+    raise UnknownVoice(
+        f"the {engine} engine has no voice for language '{language}'"
+        f"{did_you_mean(language, codes)}; 'psoas-audio voices --engine {engine}' lists them"
+    )
 
 
 def resolve_voice(requested: str | None, voices: list[VoiceInfo], engine: str) -> str | None:

@@ -10,7 +10,7 @@ from ..errors import CacheError, EngineError
 from ..pcm import Samples
 from .cache import PhraseCache
 from .clips import load_phrase
-from .engine import VoiceInfo, VoiceRequest, engine_path, resolve_voice
+from .engine import VoiceInfo, VoiceRequest, engine_path, resolve_language, resolve_voice
 from .process import EngineProcess
 
 DEFAULT_TIMEOUT = 60.0
@@ -36,7 +36,11 @@ class Speaker:
         if self._process is None:
             self._process = EngineProcess(self.request.engine, self._path, self.timeout)
             voices: list[VoiceInfo] = self._process.call("voices")
-            self._voice_id = resolve_voice(self.request.name, voices, self.request.engine)
+            request = self.request
+            if request.name is None and request.language:
+                self._voice_id = resolve_language(request.language, voices, request.engine)
+            else:
+                self._voice_id = resolve_voice(request.name, voices, request.engine)
         return self._process
 
     def clips(
@@ -47,7 +51,7 @@ class Speaker:
         Clips stay on disk until rendered, so memory does not grow with a routine's lines.
         """
         wanted = list(dict.fromkeys(texts))
-        keys = {text: self.cache.key(*self._voice_key(), text) for text in wanted}
+        keys = {text: self.cache_key(text) for text in wanted}
         lengths: dict[str, int] = {}
         missing: list[str] = []
         for text in wanted:
@@ -63,7 +67,8 @@ class Speaker:
             with tempfile.TemporaryDirectory(prefix="psoas-speech-") as folder:
                 for index, text in enumerate(missing):
                     target = Path(folder) / f"{index}.wav"
-                    engine.call("synthesize", text, self._voice_id, self.request.rate, target)
+                    spoken = self.request.respell(text)
+                    engine.call("synthesize", spoken, self._voice_id, self.request.rate, target)
                     try:
                         clip = load_phrase(target)
                     except EngineError as exc:
@@ -74,8 +79,13 @@ class Speaker:
                         progress(len(lengths), len(wanted))
         return CachedClips(self.cache, keys, lengths)
 
-    def _voice_key(self) -> tuple[str, str | None, int]:
-        return self.request.engine, self.request.name, self.request.rate
+    def cache_key(self, text: str) -> str:
+        """Everything that changes how a phrase sounds: a new voice never reuses a wrong clip."""
+        request = self.request
+        return self.cache.digest(
+            engine=request.engine, voice=request.name, rate=request.rate,
+            language=request.language, text=request.respell(text),
+        )  # fmt: skip
 
     def close(self) -> None:
         if self._process is not None:
