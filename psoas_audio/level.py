@@ -76,7 +76,7 @@ class Leveler:
             self.cache.put_value(key, stored)
         return Levels(stored["gain_db"], stored["chime_gain_db"], self.ceiling, shift is not None)
 
-    def learn_encoder(self, levels: Levels, timeline: Timeline, measured_lufs: float) -> Levels:
+    def learn_encoder(self, timeline: Timeline, measured_lufs: float) -> Levels:
         """Remember how far the encoder moved this voice's loudness; levels that allow for it.
 
         LAME at 96 kbps reads about 0.5 LU quieter than the PCM it was given. The shift is a

@@ -180,7 +180,7 @@ def build(
         if levels.encoder_known:
             break
         measured = measure_loudness(output)  # once per voice and encoding, then remembered
-        levels = leveler.learn_encoder(levels, planned.timeline, measured)
+        levels = leveler.learn_encoder(planned.timeline, measured)
         if abs(measured - options.loudness) <= TOLERANCE_LU:
             break
     return Built(output, planned.timeline.seconds)
