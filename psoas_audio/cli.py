@@ -137,8 +137,8 @@ def build(
         typer.Option(
             "--loudness",
             metavar="LUFS",
-            min=-40,
-            max=-10,
+            min=-30,
+            max=-14,
             help="Integrated loudness of the track: -16 suits podcast apps, -23 is EBU R128.",
         ),
     ] = TARGET_LUFS,

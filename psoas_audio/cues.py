@@ -39,7 +39,8 @@ def inner_cues(
         timed.append((seconds / 2, HALFWAY, "halfway"))
     if every and reminders:
         stop = seconds - REMINDERS_STOP
-        count = int(stop // every) - (stop % every == 0)  # strictly before the quiet end
+        # Strictly before the quiet end, counted in whole milliseconds: 13.3 - 10 is not 3.3.
+        count = (round(stop * 1000) - 1) // round(every * 1000)
         timed += [(k * every, reminders[(k - 1) % len(reminders)], "remind")
                   for k in range(1, count + 1)]  # fmt: skip
     timed.sort()

@@ -22,9 +22,10 @@ TARGET_LUFS = -16.0  # podcast apps' spoken-word target; EBU R128 is -23
 TRUE_PEAK_DBTP = -1.5
 MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much below the ceiling
 MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
-TOLERANCE_LU = 0.2
-CHIME_BELOW_VOICE_LU = 1.0  # close enough to the target not to encode again
-LEVEL_VERSION = 5  # bump when the processing changes, so cached gains and clips are not reused
+TOLERANCE_LU = 0.2  # close enough to the target not to encode again
+CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
+MAX_PASSES = 5  # measuring passes over the clips (two or three usually settle)
+LEVEL_VERSION = 6  # bump when the processing changes, so cached gains and clips are not reused
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,9 @@ class Levels:
     gain_db: float  # for every clip, speech and chime alike
     chime_gain_db: float  # more for chimes, so they never stand out above the voice
     ceiling_dbtp: float  # where the limiter holds true peaks
-    encoder_known: bool  # whether the encoder's loudness shift for this voice was measured
+    pcm_target: float  # what the PCM was leveled to, allowing for the encoder's shift
+    key: str  # where these levels are remembered
+    verified: bool  # this very track was encoded and measured on target
 
 
 Source = tuple[str, str]  # ("speech", text) or ("chime", style)
@@ -55,40 +58,58 @@ class Leveler:
         sound: str = "",  # the voice and the encoding: what the encoder's shift depends on
         ceiling_dbtp: float = TRUE_PEAK_DBTP,
     ) -> None:
-        self.raw, self.keys, self.cache = raw, keys, cache
+        self.raw, self.keys, self.cache, self.sound = raw, keys, cache, sound
         self.target = target_lufs
         self.ceiling = ceiling_dbtp - MP3_HEADROOM_DB
         self._shift_key = cache.digest(kind="encoder-shift", version=LEVEL_VERSION, sound=sound)
         self._processed = lru_cache(maxsize=16)(self._process)  # repeats play back to back
 
     def levels(self, timeline: Timeline) -> Levels:
-        """The gains that bring this timeline to the target, after the encoder's known shift."""
-        plays = Counter((source_of(e), e.gain_db) for e in timeline.events if e.kind != "silence")
-        shift = self.cache.get_value(self._shift_key)
-        pcm_target = self.target - (shift["shift"] if shift else 0.0)
+        """This track's gains: remembered once verified, else estimated for the target."""
+        plays = self._plays(timeline)
         key = self.cache.digest(
-            kind="levels", version=LEVEL_VERSION, target=pcm_target, ceiling=self.ceiling,
+            kind="levels", version=LEVEL_VERSION, target=self.target, ceiling=self.ceiling,
+            sound=self.sound,
             plays=sorted((self.keys(source), gain, n) for (source, gain), n in plays.items()),
         )  # fmt: skip
         stored = self.cache.get_value(key)
-        if stored is None:
-            stored = self._measure(plays, pcm_target)
-            self.cache.put_value(key, stored)
-        return Levels(stored["gain_db"], stored["chime_gain_db"], self.ceiling, shift is not None)
+        if stored is None:  # start from the shift this voice's last build measured, if any
+            shift = self.cache.get_value(self._shift_key)
+            pcm_target = self.target - (shift["shift"] if shift else 0.0)
+            stored = self._measure(plays, pcm_target) | {"pcm_target": pcm_target, "verified": 0}
+        return self._levels(key, stored)
 
-    def learn_encoder(self, timeline: Timeline, measured_lufs: float) -> Levels:
-        """Remember how far the encoder moved this voice's loudness; levels that allow for it.
+    def verify(self, levels: Levels, timeline: Timeline, measured_lufs: float) -> Levels:
+        """Levels after measuring the encoded track: kept if on target, else re-aimed.
 
-        LAME at 96 kbps reads about 0.5 LU quieter than the PCM it was given. The shift is a
-        property of the voice and the encoding, so one measured build serves every later one.
+        The encoder moves loudness a little (LAME at 96 kbps: about -0.5 LU on speech). The
+        measured shift re-aims the PCM target of this track, and is kept as the first guess for
+        the next track in this voice; each track is still measured on its own first build.
         """
-        assumed = self.cache.get_value(self._shift_key)
-        pcm_target = self.target - (assumed["shift"] if assumed else 0.0)
-        shift = measured_lufs - pcm_target if np.isfinite(measured_lufs) else 0.0
-        self.cache.put_value(
-            self._shift_key, {"shift": float(np.clip(shift, -MAX_SHIFT_LU, MAX_SHIFT_LU))}
-        )
-        return self.levels(timeline)
+        on_target = abs(measured_lufs - self.target) <= TOLERANCE_LU
+        stored = {"gain_db": levels.gain_db, "chime_gain_db": levels.chime_gain_db,
+                  "pcm_target": levels.pcm_target}  # fmt: skip
+        if not on_target and np.isfinite(measured_lufs):
+            shift = float(np.clip(measured_lufs - levels.pcm_target, -MAX_SHIFT_LU, MAX_SHIFT_LU))
+            self.cache.put_value(self._shift_key, {"shift": shift})
+            pcm_target = self.target - shift
+            stored = self._measure(self._plays(timeline), pcm_target) | {"pcm_target": pcm_target}
+        self.cache.put_value(levels.key, stored | {"verified": int(on_target)})
+        return self._levels(levels.key, stored | {"verified": int(on_target)})
+
+    def settle(self, levels: Levels) -> None:
+        """Remember levels as final even if the last measurement missed (no endless re-encoding)."""
+        stored = {"gain_db": levels.gain_db, "chime_gain_db": levels.chime_gain_db,
+                  "pcm_target": levels.pcm_target, "verified": 1}  # fmt: skip
+        self.cache.put_value(levels.key, stored)
+
+    def _levels(self, key: str, stored: dict[str, float]) -> Levels:
+        return Levels(stored["gain_db"], stored["chime_gain_db"], self.ceiling,
+                      stored["pcm_target"], key, bool(stored["verified"]))  # fmt: skip
+
+    @staticmethod
+    def _plays(timeline: Timeline) -> Plays:
+        return Counter((source_of(e), e.gain_db) for e in timeline.events if e.kind != "silence")
 
     def clip(self, event: Event, levels: Levels) -> Samples:
         """The event's clip with every gain applied and its true peaks limited."""
@@ -135,10 +156,13 @@ class Leveler:
         unlimited, loudest = heard(None, 0.0)
         gain = target - unlimited if np.isfinite(unlimited) else 0.0
         chime_gain = _chime_gain(loudest, 0.0)
-        for _ in range(2):  # the limiter takes a little loudness back: measure, make it up
+        for _ in range(MAX_PASSES):  # the limiter tames speech more than bells: settle both
             measured, loudest = heard(gain, chime_gain)
-            chime_gain = _chime_gain(loudest, chime_gain)
-            gain += target - measured if np.isfinite(measured) else 0.0
+            step = target - measured if np.isfinite(measured) else 0.0
+            lower = _chime_gain(loudest, chime_gain) - chime_gain
+            gain, chime_gain = gain + step, chime_gain + lower
+            if abs(step) < 0.05 and abs(lower) < 0.05:
+                break
         return {"gain_db": gain, "chime_gain_db": chime_gain}
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from .chime import STYLES, chime
+from .chime import chime
 from .errors import PlanError, RoutineError
 from .export import DEFAULT_BITRATE, Tags, encode_mp3, ffmpeg_path, measure_loudness
-from .level import TARGET_LUFS, TOLERANCE_LU, Leveler, Source
+from .level import TARGET_LUFS, Leveler, Source
 from .pcm import Samples, quantize
 from .render import render
 from .routine import RoutineFile, load_routine
@@ -73,7 +74,8 @@ class Planned:
         def key(source: Source) -> str:
             kind, name = source
             if kind == "chime":
-                return PhraseCache.digest(kind="chime", style=name, shape=repr(STYLES[name]))
+                samples = hashlib.sha256(self.chimes[name].tobytes()).hexdigest()
+                return PhraseCache.digest(kind="chime", samples=samples)
             return self.speech.key(name)
 
         return Leveler(raw, key, self.speech.cache, loudness, sound)
@@ -167,7 +169,7 @@ def build(
     leveler = leveler_for(planned, options)
     progress.start("leveling", 1)
     levels = leveler.levels(planned.timeline)
-    while True:
+    for attempt in range(3):
         progress.start("encoding", planned.timeline.length)
         done = 0
         encode_mp3(
@@ -177,10 +179,12 @@ def build(
             options.bitrate,
             advance,
         )
-        if levels.encoder_known:
+        if levels.verified:
+            break  # this very track was measured on target before
+        if attempt == 2:
+            leveler.settle(levels)
             break
-        measured = measure_loudness(output)  # once per voice and encoding, then remembered
-        levels = leveler.learn_encoder(planned.timeline, measured)
-        if abs(measured - options.loudness) <= TOLERANCE_LU:
+        levels = leveler.verify(levels, planned.timeline, measure_loudness(output))
+        if levels.verified:
             break
     return Built(output, planned.timeline.seconds)

@@ -22,6 +22,11 @@ def test_reminders_are_evenly_spaced_cycle_and_spare_the_last_ten_seconds() -> N
     assert [c.at for c in inner_cues(130, every=60, reminders=("x",))] == [60]
 
 
+def test_reminder_spacing_does_not_trip_on_floating_point() -> None:
+    """13.3 - 10 is 3.3000000000000007: no reminder may start right at the quiet end."""
+    assert [c.at for c in inner_cues(13.3, every=1.1, reminders=("x",))] == [1.1, 2.2]
+
+
 def test_halfway_sits_in_the_middle() -> None:
     [cue] = inner_cues(30, halfway=True)
     assert (cue.at, cue.text, cue.role) == (15, "Halfway.", "halfway")

@@ -142,3 +142,11 @@ def test_pronunciations_respell_whole_words_in_any_case() -> None:
     assert request.respell("Psoas release for the psoas, not psoasx.") == (
         "so-az release for the so-az, not psoasx."
     )
+
+
+def test_respellings_are_literal_apply_once_and_allow_symbols() -> None:
+    request = VoiceRequest(
+        "fake",
+        pronounce=(("psoas", "so as"), ("so", "sew"), ("c++", "see plus plus"), ("ok", r"o\1k")),
+    )
+    assert request.respell("Psoas is so ok in c++.") == r"so as is sew o\1k in see plus plus."

@@ -30,10 +30,13 @@ class VoiceRequest:
     pronounce: tuple[tuple[str, str], ...] = ()  # (word, respelling), applied before speaking
 
     def respell(self, text: str) -> str:
-        """The text as the engine should read it, with each listed word respelled."""
-        for word, respelling in self.pronounce:
-            text = re.sub(rf"\b{re.escape(word)}\b", respelling, text, flags=re.IGNORECASE)
-        return text
+        """The text as the engine should read it: each listed word respelled, once, literally."""
+        if not self.pronounce:
+            return text
+        table = {word.casefold(): respelling for word, respelling in self.pronounce}
+        words = sorted(table, key=len, reverse=True)  # "psoas major" before "psoas"
+        pattern = rf"(?<!\w)(?:{'|'.join(map(re.escape, words))})(?!\w)"
+        return re.sub(pattern, lambda m: table[m[0].casefold()], text, flags=re.IGNORECASE)
 
 
 class Engine(Protocol):
