@@ -186,7 +186,7 @@ def test_plan_table_shows_start_kind_text_and_the_total() -> None:
     assert lines[0] == "Lunge mini"
     assert "  00:01  speech   Ease off if anything hurts." in lines
     assert "         == left side ==" in lines
-    assert lines[-1] == "total 00:49 (49.249s)"
+    assert lines[-1] == "total 00:49 (49.256s)"
 
 
 def test_voices_lists_the_engine_voices_and_rejects_unknown_engines() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import soxr
 from pydub import AudioSegment
 
@@ -41,15 +42,25 @@ def trim(signal: Signal, rate: int) -> Signal:
     count = len(signal) // size
     if count == 0 or not np.any(signal):
         raise EngineError("the speech engine produced only silence")
-    windows = signal[: count * size].reshape(count, size).astype(np.float64)
-    rms = np.sqrt(np.mean(windows**2, axis=1))
+    rms = _window_rms(signal, size)
     level = rms.max() * 10 ** (-TRIM_BELOW_LOUDEST_DB / 20)
     voiced = np.flatnonzero(rms > level)
     start, end = voiced[0] * size, (voiced[-1] + 1) * size
-    # Within the outer windows, to the sample: the first and last sample that reach the level.
-    start += int(np.argmax(np.abs(signal[start : start + size]) > level))
-    end -= int(np.argmax(np.abs(signal[end - size : end][::-1]) > level))
+    # Within the outer windows, to the millisecond: a lone sample above the level is a click of
+    # noise, not voice, so the edges follow 1 ms windows that reach it.
+    fine = max(size // 5, 1)
+    head = _window_rms(signal[start : start + size], fine)
+    tail = _window_rms(signal[end - size : end], fine)
+    start += int(np.argmax(head > level)) * fine
+    end -= int(np.argmax(tail[::-1] > level)) * fine + (size - len(tail) * fine)
     return signal[start:end]
+
+
+def _window_rms(signal: Signal, size: int) -> npt.NDArray[np.float64]:
+    count = len(signal) // size
+    windows = signal[: count * size].reshape(count, size).astype(np.float64)
+    rms: npt.NDArray[np.float64] = np.sqrt(np.mean(windows**2, axis=1))
+    return rms
 
 
 def resample(signal: Signal, rate: int) -> Signal:
