@@ -21,7 +21,7 @@ from ..pcm import SAMPLE_RATE, Samples
 T = TypeVar("T")
 
 # Bump when the processing of a clip changes (trim, resample, fades), so old clips are not reused.
-CLIP_FORMAT = 3
+CLIP_FORMAT = 5
 
 
 def default_cache_dir() -> Path:

@@ -44,7 +44,7 @@ def trim(signal: Signal, rate: int) -> Signal:
         raise EngineError("the speech engine produced only silence")
     rms = _window_rms(signal, size)
     level = rms.max() * 10 ** (-TRIM_BELOW_LOUDEST_DB / 20)
-    voiced = np.flatnonzero(rms > level)
+    voiced = _without_stray_blips(np.flatnonzero(rms > level), rms)
     start, end = voiced[0] * size, (voiced[-1] + 1) * size
     # Within the outer windows, to the millisecond: a lone sample above the level is a click of
     # noise, not voice, so the edges follow 1 ms windows that reach it.
@@ -68,3 +68,24 @@ def resample(signal: Signal, rate: int) -> Signal:
         return signal
     out: Signal = soxr.resample(signal, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
     return out
+
+
+def _without_stray_blips(
+    voiced: npt.NDArray[np.intp], rms: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
+    """Drop a faint blip (<= 15 ms, 30 dB under the loudest) cut off from the voice by >= 40 ms.
+
+    piper sometimes ends a line with silence and then a click of breath: kept, it puts 100 ms
+    of silence into what the plan calls speech.
+    """
+    faint = rms.max() * 10 ** (-30 / 20)
+    runs = np.split(voiced, np.flatnonzero(np.diff(voiced) > 8) + 1)
+
+    def stray(run: npt.NDArray[np.intp]) -> bool:
+        return len(run) <= 3 and float(rms[run].max()) < faint
+
+    while len(runs) > 1 and stray(runs[-1]):
+        runs.pop()
+    while len(runs) > 1 and stray(runs[0]):
+        runs.pop(0)
+    return np.concatenate(runs)

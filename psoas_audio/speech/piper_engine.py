@@ -47,6 +47,11 @@ class PiperEngine:
 
         voice = self._voices[voice_id or "joe"]
         # normalize_audio off: the whole track is leveled once, later, never phrase by phrase.
-        config = SynthesisConfig(length_scale=length_scale(rate), normalize_audio=False)
+        # No noise: VITS samples noise inside the model, so a line came out a few ms different
+        # every time; without it a line is the same clip on every machine and every run.
+        config = SynthesisConfig(
+            length_scale=length_scale(rate), noise_scale=0.0, noise_w_scale=0.0,
+            normalize_audio=False,
+        )  # fmt: skip
         with wave.open(str(path), "wb") as wav:
             voice.synthesize_wav(text, wav, syn_config=config)
