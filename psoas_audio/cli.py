@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -17,14 +14,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from . import pipeline
+from . import files, interrupts, pipeline
 from .durations import format_clock
 from .errors import PsoasError, UsageError
 from .level import TARGET_LUFS
 from .pcm import to_seconds
 from .routine import RoutineFile
 from .speech import list_voices
-from .speech.engine import engine_path, speaks
+from .speech.engine import speaks
 from .timeline import Timeline
 
 app = typer.Typer(
@@ -48,34 +45,61 @@ VoiceOpt = Annotated[str | None, typer.Option("--voice", help="Voice id or name 
 RateOpt = Annotated[
     int | None, typer.Option("--rate", min=80, max=450, help="Speaking rate in words per minute.")
 ]
+LoudnessOpt = Annotated[
+    float,
+    typer.Option(
+        "--loudness",
+        metavar="LUFS",
+        min=-30,
+        max=-14,
+        help="Integrated loudness of the track: -16 suits podcast apps, -23 is EBU R128.",
+    ),
+]
+
+
+class _Session:
+    """What one command has done so far, so that an interrupt is reported truthfully."""
+
+    def __init__(self) -> None:
+        self.written: list[Path] = []
+        self.notices: list[str] = []
+
+    def interrupted(self) -> str:
+        if not self.written:
+            return "interrupted; nothing was written, and any older file is as it was"
+        done = ", ".join(str(path) for path in self.written)
+        return f"interrupted after writing {done}; nothing else was written"
 
 
 @contextmanager
-def _reported() -> Iterator[None]:
+def _reported() -> Iterator[_Session]:
     """Every PsoasError becomes its message on stderr and exit code 1; no traceback."""
-    _interrupt_on_sigterm()
+    interrupts.install()
+    session = _Session()
     try:
-        yield
+        yield session
     except PsoasError as exc:
         stderr.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        stderr.print("interrupted; no partial file was left", markup=False)
+        stderr.print(session.interrupted(), markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    finally:
+        _summarize_notices(session.notices)
 
 
-def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so the temporary MP3 is removed on the way out."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+def _summarize_notices(notices: list[str]) -> None:
+    if len(notices) > 1:
+        stderr.print(f"note: {len(notices) - 1} more like it", markup=False)
 
 
 def _options(
-    sets: list[str] | None, engine: str | None, voice: str | None, rate: int | None
+    sets: list[str] | None,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    loudness: float = TARGET_LUFS,
+    force: bool = False,
 ) -> pipeline.Options:
     overrides: dict[str, str] = {}
     for item in sets or []:
@@ -83,36 +107,48 @@ def _options(
         if not equals or not name.strip():
             raise UsageError(f"--set {item}: expected NAME=VALUE, e.g. --set hold=30s")
         overrides[name.strip()] = value.strip()
-    if engine is not None:
-        engine_path(engine)  # an unknown engine is reported before any file is read
-    return pipeline.Options(overrides=overrides, engine=engine, voice=voice, rate=rate)
+    return pipeline.Options(
+        overrides=overrides, engine=engine, voice=voice, rate=rate, loudness=loudness, force=force
+    )
 
 
-class _Bars:
-    """Progress bars on stderr, only when a person is watching."""
+class _Display:
+    """Progress bars on stderr when a person is watching; notices and results either way."""
 
-    def __init__(self, progress: Progress, label: str) -> None:
-        self.progress, self.label = progress, label
+    def __init__(self, session: _Session, progress: Progress | None, label: str) -> None:
+        self.session, self.progress, self.label = session, progress, label
         self.task: TaskID | None = None
 
     def start(self, stage: str, total: int) -> None:
+        if self.progress is None:
+            return
         if self.task is not None:
             self.progress.remove_task(self.task)
         self.task = self.progress.add_task(f"{self.label}: {stage}", total=max(total, 1))
 
     def update(self, done: int) -> None:
-        if self.task is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, completed=done)
+
+    def notice(self, message: str) -> None:
+        self.session.notices.append(message)
+        if len(self.session.notices) == 1:  # the first in full; the rest are counted
+            (self.progress.console if self.progress else stderr).print(
+                f"note: {message}", markup=False, soft_wrap=True
+            )
+
+    def written(self, path: Path) -> None:
+        self.session.written.append(path)
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[pipeline.Progress | None]:
+def _display(session: _Session, label: str) -> Iterator[_Display]:
     if not sys.stderr.isatty():
-        yield None
+        yield _Display(session, None, label)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
-        yield _Bars(progress, label)
+        yield _Display(session, progress, label)
 
 
 @app.command(
@@ -132,25 +168,21 @@ def build(
     engine: EngineOpt = None,
     voice: VoiceOpt = None,
     rate: RateOpt = None,
-    loudness: Annotated[
-        float,
-        typer.Option(
-            "--loudness",
-            metavar="LUFS",
-            min=-30,
-            max=-14,
-            help="Integrated loudness of the track: -16 suits podcast apps, -23 is EBU R128.",
-        ),
-    ] = TARGET_LUFS,
+    loudness: LoudnessOpt = TARGET_LUFS,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing -o file even if it is not an MP3.")
+    ] = False,
 ) -> None:
     """Build each routine into an MP3 and print its path and length."""
-    with _reported():
-        options = replace(_options(sets, engine, voice, rate), loudness=loudness)
-        targets = _targets(routines, output)
+    with _reported() as session:
+        options = _options(sets, engine, voice, rate, loudness, force)
         sources = _check_all(routines, options)  # all mistakes first; nothing is written on any
+        targets = _targets(routines, output)
+        for target in targets:  # every target checked before any speech work
+            files.output_target(target, force=force)
         for source, target in zip(sources, targets, strict=True):
-            with _progress(source.path.name) as progress:
-                built = pipeline.build(source, target, options, progress)
+            with _display(session, source.path.name) as display:
+                built = pipeline.build(source, target, options, display)
             typer.echo(f"{built.output}  {format_clock(built.seconds)}")
 
 
@@ -164,40 +196,62 @@ def _targets(routines: list[Path], output: str | None) -> list[Path]:
         raise UsageError("-o names one file, but several routines were given; pass a folder/")
     else:
         targets = [Path(output)]
-    seen: dict[Path, Path] = {}
+    seen: dict[str, Path] = {}
     for routine, target in zip(routines, targets, strict=True):
-        key = target.resolve()
+        key = os.path.realpath(target)
         if key in seen:
             raise UsageError(f"{seen[key]} and {routine} would both be written to {target}")
-        if key == routine.resolve():
+        if key == os.path.realpath(routine):
             raise UsageError(f"{routine}: refusing to overwrite the routine with its MP3")
         seen[key] = routine
     return targets
 
 
 def _check_all(
-    routines: list[Path], options: pipeline.Options, *, report_ok: bool = False
+    routines: list[Path], options: pipeline.Options, session: _Session | None = None
 ) -> list[RoutineFile]:
-    """Every routine checked; a PsoasError listing every mistake in every file if any."""
+    """Every routine checked; a PsoasError listing every mistake in every file if any.
+
+    With a session, each routine is also planned against real speech (what `check` does),
+    and the good ones are reported as ok.
+    """
     sources, failures = [], []
     for path in routines:
         try:
-            sources.append(pipeline.check(path, options))
+            source = pipeline.check(path, options)
+            if session is not None:
+                with _display(session, path.name) as display:
+                    pipeline.plan_routine(source, options, display)
         except PsoasError as exc:
             failures.append(str(exc))
         else:
-            if report_ok:
+            sources.append(source)
+            if session is not None:
                 typer.echo(f"{path}: ok")
     if failures:
         raise PsoasError("\n".join(failures))
     return sources
 
 
-@app.command(epilog="Example:  psoas-audio check routines/*.yaml")
-def check(routines: Routines, sets: Sets = None) -> None:
-    """Validate routines without building them; every mistake is shown as FILE:LINE:COL."""
-    with _reported():
-        _check_all(routines, _options(sets, None, None, None), report_ok=True)
+@app.command(
+    epilog="Examples:  psoas-audio check routines/*.yaml\n\n"
+    "psoas-audio check routines/kneeling-lunge-stretch.yaml --set hold=30s --engine piper"
+)
+def check(
+    routines: Routines,
+    sets: Sets = None,
+    engine: EngineOpt = None,
+    voice: VoiceOpt = None,
+    rate: RateOpt = None,
+    loudness: LoudnessOpt = TARGET_LUFS,
+) -> None:
+    """Validate routines as build would, without writing a track; mistakes as FILE:LINE:COL.
+
+    Lines not spoken yet are spoken into the speech cache, so that cues are checked against
+    the real speech.
+    """
+    with _reported() as session:
+        _check_all(routines, _options(sets, engine, voice, rate, loudness), session)
 
 
 @app.command(
@@ -213,13 +267,14 @@ def plan(
     engine: EngineOpt = None,
     voice: VoiceOpt = None,
     rate: RateOpt = None,
+    loudness: LoudnessOpt = TARGET_LUFS,
 ) -> None:
     """Show the timeline (start, kind, text) with the same speech timings as the build."""
-    with _reported():
-        options = _options(sets, engine, voice, rate)
+    with _reported() as session:
+        options = _options(sets, engine, voice, rate, loudness)
         source = pipeline.check(routine, options)
-        with _progress(routine.name) as progress:
-            timeline = pipeline.plan_routine(source, options, progress).timeline
+        with _display(session, routine.name) as display:
+            timeline = pipeline.plan_routine(source, options, display).timeline
         if as_json:
             typer.echo(json.dumps(timeline.as_json(), indent=2, ensure_ascii=False))
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 MAX_STEP_SECONDS = 2 * 3600.0
+MIN_SECONDS = 0.001  # anything shorter rounds to no samples at all and would vanish
 
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
 _DURATION = re.compile(
@@ -38,6 +39,8 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"expected a duration like 20s, 1m30s or 90, got {type(value).__name__}")
     if not seconds > 0:
         raise ValueError(f"a duration must be more than zero, got {value!r}")
+    if seconds < MIN_SECONDS:
+        raise ValueError(f"a duration must be at least 1 ms (0.001s), got {value!r}")
     if seconds > MAX_STEP_SECONDS:
         raise ValueError(f"{value!r} is longer than the 2h a single step may last")
     return seconds

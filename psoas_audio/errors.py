@@ -14,7 +14,10 @@ class PsoasError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One mistake at a place in a source file; line and column are 1-based."""
+    """One mistake at a place in a source file; line and column are 1-based.
+
+    line 0 means the mistake is not on a line of the file (a bad --set value for it).
+    """
 
     file: Path
     line: int
@@ -22,6 +25,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if not self.line:
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
@@ -29,7 +34,8 @@ class RoutineError(PsoasError):
     """A routine file has one or more mistakes, all reported at once."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(sorted(problems, key=lambda p: (str(p.file), p.line, p.column)))
+        unique = dict.fromkeys(problems)  # the same mistake found twice is reported once
+        self.problems = tuple(sorted(unique, key=lambda p: (str(p.file), p.line, p.column)))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -57,7 +63,11 @@ class EngineError(PsoasError):
 
 
 class CacheError(PsoasError):
-    """The phrase cache folder cannot be written."""
+    """The cache folder cannot be written, or an entry a build was using changed under it."""
+
+
+class OutputError(PsoasError):
+    """An output file cannot be written, or would replace something that is not a track."""
 
 
 class EncodeError(PsoasError):
@@ -76,3 +86,8 @@ def did_you_mean(name: str, choices: Iterable[str], *, braces: bool = False) -> 
     if match is None:
         return ""
     return f" (did you mean {{{match}}}?)" if braces else f" (did you mean '{match}'?)"
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """The start of a long text for a message, cut at a word."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
+from .cache import Cache
 from .pcm import Samples, Signal, quantize
-from .speech.cache import PhraseCache
 from .timeline import Event, Timeline
 
 TARGET_LUFS = -16.0  # podcast apps' spoken-word target; EBU R128 is -23
@@ -25,17 +26,34 @@ MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
 TOLERANCE_LU = 0.2  # close enough to the target not to encode again
 CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
 MAX_PASSES = 5  # measuring passes over the clips (two or three usually settle)
-LEVEL_VERSION = 6  # bump when the processing changes, so cached gains and clips are not reused
+MAX_ENCODES = 3  # encodes of one track while its loudness settles
+LEVEL_VERSION = 7  # bump when the processing changes, so cached gains and clips are not reused
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Gains(_Record):
+    """A track's gains as remembered in the cache; verified once its MP3 measured on target."""
+
+    gain_db: float  # for every clip, speech and chime alike
+    chime_gain_db: float  # more for chimes, so they never stand out above the voice
+    pcm_target: float  # what the PCM was leveled to, allowing for the encoder's shift
+    verified: bool = False
+
+
+class EncoderShift(_Record):
+    """How far the encoder moved the last track in this voice: the next track's first guess."""
+
+    shift: float
 
 
 @dataclass(frozen=True)
 class Levels:
-    gain_db: float  # for every clip, speech and chime alike
-    chime_gain_db: float  # more for chimes, so they never stand out above the voice
+    gains: Gains
     ceiling_dbtp: float  # where the limiter holds true peaks
-    pcm_target: float  # what the PCM was leveled to, allowing for the encoder's shift
-    key: str  # where these levels are remembered
-    verified: bool  # this very track was encoded and measured on target
+    key: str  # where these gains are remembered
 
 
 Source = tuple[str, str]  # ("speech", text) or ("chime", style)
@@ -52,60 +70,72 @@ class Leveler:
     def __init__(
         self,
         raw: Callable[[Source], Samples],
-        keys: Callable[[Source], str],
-        cache: PhraseCache,
+        content: Callable[[Source], str],  # the hash of a source's samples
+        cache: Cache,
         target_lufs: float = TARGET_LUFS,
         sound: str = "",  # the voice and the encoding: what the encoder's shift depends on
         ceiling_dbtp: float = TRUE_PEAK_DBTP,
     ) -> None:
-        self.raw, self.keys, self.cache, self.sound = raw, keys, cache, sound
+        self.raw, self.content, self.cache, self.sound = raw, content, cache, sound
         self.target = target_lufs
         self.ceiling = ceiling_dbtp - MP3_HEADROOM_DB
-        self._shift_key = cache.digest(kind="encoder-shift", version=LEVEL_VERSION, sound=sound)
+        self._shift_key = cache.key(kind="encoder-shift", version=LEVEL_VERSION, sound=sound)
         self._processed = lru_cache(maxsize=16)(self._process)  # repeats play back to back
+
+    def encode_on_target(
+        self,
+        timeline: Timeline,
+        encode: Callable[[Levels], None],
+        measure: Callable[[], float],
+    ) -> Levels:
+        """Encode the track with its levels until the measured MP3 is on target (a few tries).
+
+        The encoder moves loudness a little (LAME at 96 kbps: about -0.5 LU on speech). The
+        measured shift re-aims this track's PCM target and is kept as the first guess for the
+        next track in this voice; each track is still measured on its own first build, and
+        once verified its gains are reused with no measuring at all.
+        """
+        levels = self.levels(timeline)
+        for attempt in range(MAX_ENCODES):
+            encode(levels)
+            if levels.gains.verified:
+                break
+            if attempt == MAX_ENCODES - 1:  # settle: never an endless re-encoding
+                self._remember(levels, levels.gains.model_copy(update={"verified": True}))
+                break
+            checked = self._verify(levels, timeline, measure())
+            if checked.gains.verified:
+                return checked  # the file just encoded is on target as it is
+            levels = checked
+        return levels
 
     def levels(self, timeline: Timeline) -> Levels:
         """This track's gains: remembered once verified, else estimated for the target."""
         plays = self._plays(timeline)
-        key = self.cache.digest(
+        key = self.cache.key(
             kind="levels", version=LEVEL_VERSION, target=self.target, ceiling=self.ceiling,
             sound=self.sound,
-            plays=sorted((self.keys(source), gain, n) for (source, gain), n in plays.items()),
+            plays=sorted((self.content(source), gain, n) for (source, gain), n in plays.items()),
         )  # fmt: skip
-        stored = self.cache.get_value(key)
-        if stored is None:  # start from the shift this voice's last build measured, if any
-            shift = self.cache.get_value(self._shift_key)
-            pcm_target = self.target - (shift["shift"] if shift else 0.0)
-            stored = self._measure(plays, pcm_target) | {"pcm_target": pcm_target, "verified": 0}
-        return self._levels(key, stored)
+        gains = self.cache.load_value(key, Gains)
+        if gains is None:  # start from the shift this voice's last build measured, if any
+            shift = self.cache.load_value(self._shift_key, EncoderShift)
+            gains = self._measure(plays, self.target - (shift.shift if shift else 0.0))
+        return Levels(gains, self.ceiling, key)
 
-    def verify(self, levels: Levels, timeline: Timeline, measured_lufs: float) -> Levels:
-        """Levels after measuring the encoded track: kept if on target, else re-aimed.
-
-        The encoder moves loudness a little (LAME at 96 kbps: about -0.5 LU on speech). The
-        measured shift re-aims the PCM target of this track, and is kept as the first guess for
-        the next track in this voice; each track is still measured on its own first build.
-        """
+    def _verify(self, levels: Levels, timeline: Timeline, measured_lufs: float) -> Levels:
+        """Levels after measuring the encoded track: kept if on target, else re-aimed."""
+        gains = levels.gains
         on_target = abs(measured_lufs - self.target) <= TOLERANCE_LU
-        stored = {"gain_db": levels.gain_db, "chime_gain_db": levels.chime_gain_db,
-                  "pcm_target": levels.pcm_target}  # fmt: skip
         if not on_target and np.isfinite(measured_lufs):
-            shift = float(np.clip(measured_lufs - levels.pcm_target, -MAX_SHIFT_LU, MAX_SHIFT_LU))
-            self.cache.put_value(self._shift_key, {"shift": shift})
-            pcm_target = self.target - shift
-            stored = self._measure(self._plays(timeline), pcm_target) | {"pcm_target": pcm_target}
-        self.cache.put_value(levels.key, stored | {"verified": int(on_target)})
-        return self._levels(levels.key, stored | {"verified": int(on_target)})
+            shift = float(np.clip(measured_lufs - gains.pcm_target, -MAX_SHIFT_LU, MAX_SHIFT_LU))
+            self.cache.save_value(self._shift_key, EncoderShift(shift=shift))
+            gains = self._measure(self._plays(timeline), self.target - shift)
+        return self._remember(levels, gains.model_copy(update={"verified": on_target}))
 
-    def settle(self, levels: Levels) -> None:
-        """Remember levels as final even if the last measurement missed (no endless re-encoding)."""
-        stored = {"gain_db": levels.gain_db, "chime_gain_db": levels.chime_gain_db,
-                  "pcm_target": levels.pcm_target, "verified": 1}  # fmt: skip
-        self.cache.put_value(levels.key, stored)
-
-    def _levels(self, key: str, stored: dict[str, float]) -> Levels:
-        return Levels(stored["gain_db"], stored["chime_gain_db"], self.ceiling,
-                      stored["pcm_target"], key, bool(stored["verified"]))  # fmt: skip
+    def _remember(self, levels: Levels, gains: Gains) -> Levels:
+        self.cache.save_value(levels.key, gains)
+        return Levels(gains, levels.ceiling_dbtp, levels.key)
 
     @staticmethod
     def _plays(timeline: Timeline) -> Plays:
@@ -114,22 +144,22 @@ class Leveler:
     def clip(self, event: Event, levels: Levels) -> Samples:
         """The event's clip with every gain applied and its true peaks limited."""
         source = source_of(event)
-        gain = (
-            levels.gain_db + event.gain_db + (levels.chime_gain_db if source[0] == "chime" else 0)
-        )
+        gains = levels.gains
+        gain = gains.gain_db + event.gain_db + (gains.chime_gain_db if source[0] == "chime" else 0)
         return self._processed(source, round(gain, 3))
 
     def _process(self, source: Source, gain_db: float) -> Samples:
-        key = self.cache.digest(kind="leveled", version=LEVEL_VERSION, clip=self.keys(source),
-                                gain=gain_db, ceiling=self.ceiling)  # fmt: skip
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
+        """The leveled clip, keyed by the raw clip's content: a damaged one is made again."""
+        key = self.cache.key(kind="leveled", version=LEVEL_VERSION, clip=self.content(source),
+                             gain=gain_db, ceiling=self.ceiling)  # fmt: skip
+        found = self.cache.load_clip(key)
+        if found is not None:
+            return found[1]
         leveled = quantize(_leveled(_float(self.raw(source)), gain_db, self.ceiling))
-        self.cache.put(key, leveled)
+        self.cache.save_clip(key, leveled)
         return leveled
 
-    def _measure(self, plays: Plays, target: float) -> dict[str, float]:
+    def _measure(self, plays: Plays, pcm_target: float) -> Gains:
         """The gain that brings the limited track to target; clips are read one at a time.
 
         Chimes are then turned down until, as heard after limiting, their loudest short-term
@@ -153,6 +183,7 @@ class Leveler:
                 loudest[source] = max(loudest.get(source, float("-inf")), short_term)
             return integrated(blocks), loudest
 
+        target = pcm_target
         unlimited, loudest = heard(None, 0.0)
         gain = target - unlimited if np.isfinite(unlimited) else 0.0
         chime_gain = _chime_gain(loudest, 0.0)
@@ -163,7 +194,7 @@ class Leveler:
             gain, chime_gain = gain + step, chime_gain + lower
             if abs(step) < 0.05 and abs(lower) < 0.05:
                 break
-        return {"gain_db": gain, "chime_gain_db": chime_gain}
+        return Gains(gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target)
 
 
 def _chime_gain(loudest: dict[Source, float], chime_gain: float) -> float:

@@ -1,4 +1,5 @@
-"""The whole compiler in a few calls: load -> expand -> speak -> plan -> render -> encode."""
+"""The whole compiler in a few calls: load -> expand -> speak -> plan -> render -> encode -> tag,
+staged beside the output and put in place by one rename."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from . import files, interrupts, tools
+from .cache import Cache
 from .chime import chime
 from .errors import PlanError, RoutineError
-from .export import DEFAULT_BITRATE, Tags, encode_mp3, ffmpeg_path, measure_loudness
-from .level import TARGET_LUFS, Leveler, Source
+from .export import DEFAULT_BITRATE, encode_mp3, encoded_size, measure_loudness
+from .level import TARGET_LUFS, Leveler, Levels, Source
 from .pcm import Samples, quantize
 from .render import render
 from .routine import RoutineFile, load_routine
 from .speech import Speaker, VoiceRequest
-from .speech.cache import PhraseCache
-from .speech.engine import UnknownVoice
-from .speech.speaker import DEFAULT_TIMEOUT, CachedClips
+from .speech.engine import UnknownVoice, engine_path
+from .speech.speaker import DEFAULT_TIMEOUT, Clips
+from .tags import Tags, write_tags
 from .timeline import PlanSettings, Timeline, chime_styles, expand, measure, phrases, plan
 
 MAX_TRACK_SECONDS = 10 * 3600.0
@@ -39,21 +42,32 @@ class Options:
     spacing: PlanSettings = field(default_factory=PlanSettings)
     bitrate: int = DEFAULT_BITRATE
     loudness: float = TARGET_LUFS  # integrated LUFS of the finished track
+    force: bool = False  # replace an existing output file even if it is not an MP3
 
 
-class Progress(Protocol):
-    """Told about long work; the CLI draws bars, the library stays silent."""
+class Reporter(Protocol):
+    """Told about long work and what happened; the CLI shows it, the library stays silent."""
 
     def start(self, stage: str, total: int) -> None: ...
 
     def update(self, done: int) -> None: ...
 
+    def notice(self, message: str) -> None: ...
 
-class _NoProgress:
+    def written(self, path: Path) -> None: ...
+
+
+class _Silent:
     def start(self, stage: str, total: int) -> None:
         pass
 
     def update(self, done: int) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
+    def written(self, path: Path) -> None:
         pass
 
 
@@ -61,8 +75,9 @@ class _NoProgress:
 class Planned:
     source: RoutineFile
     timeline: Timeline
-    speech: CachedClips
+    speech: Clips
     chimes: Mapping[str, Samples]  # by style
+    chime_digests: Mapping[str, str]  # by style: the hash of its samples
 
     def leveler(self, loudness: float, sound: str = "") -> Leveler:
         """Levels this plan's clips for a track at `loudness` LUFS."""
@@ -71,14 +86,11 @@ class Planned:
             kind, name = source
             return self.chimes[name] if kind == "chime" else self.speech[name]
 
-        def key(source: Source) -> str:
+        def content(source: Source) -> str:
             kind, name = source
-            if kind == "chime":
-                samples = hashlib.sha256(self.chimes[name].tobytes()).hexdigest()
-                return PhraseCache.digest(kind="chime", samples=samples)
-            return self.speech.key(name)
+            return self.chime_digests[name] if kind == "chime" else self.speech.refs[name].digest
 
-        return Leveler(raw, key, self.speech.cache, loudness, sound)
+        return Leveler(raw, content, self.speech.cache, loudness, sound)
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,12 @@ class Built:
 
 
 def check(path: Path, options: Options = Options()) -> RoutineFile:
-    """Load and validate a routine; RoutineError lists every mistake with its line."""
+    """Load and validate a routine; RoutineError lists every mistake with its line.
+
+    Only what needs no speech: plan_routine() then checks the voice and how the cues fit.
+    """
+    if options.engine is not None:
+        engine_path(options.engine)  # an unknown --engine is reported before any file is read
     source = load_routine(path, options.overrides)
     size = measure(source.routine.steps)  # without unrolling: 100 x 100 x 100 x ... stays cheap
     limit = None
@@ -116,29 +133,33 @@ def voice_request(source: RoutineFile, options: Options) -> VoiceRequest:
 
 
 def plan_routine(
-    source: RoutineFile, options: Options = Options(), progress: Progress | None = None
+    source: RoutineFile, options: Options = Options(), reporter: Reporter | None = None
 ) -> Planned:
-    """Synthesize (or fetch from the cache) every phrase, then lay out the timeline."""
-    progress = progress or _NoProgress()
+    """Synthesize (or fetch from the cache) every phrase, then lay out the timeline.
+
+    The timeline is made from the very clips the build will play, each checked whole.
+    """
+    reporter = reporter or _Silent()
     cues = expand(source.routine)
     texts = phrases(cues)
-    cache = PhraseCache(options.cache_dir)
+    cache = Cache(options.cache_dir, reporter.notice)
     with Speaker(voice_request(source, options), cache, options.timeout) as speaker:
-        progress.start("speaking", len(texts))
+        reporter.start("speaking", len(texts))
         try:
-            speech = speaker.clips(texts, lambda done, total: progress.update(done))
+            speech = speaker.clips(texts, lambda done, total: reporter.update(done))
         except UnknownVoice as exc:
             if options.voice is not None:
                 raise  # it came from --voice, not from the file
             where = ("voice", "name") if source.routine.voice.name else ("language",)
             raise RoutineError([source.document.problem(where, str(exc))]) from None
     chimes = {style: quantize(chime(style)) for style in chime_styles(cues)}
+    digests = {style: hashlib.sha256(clip.tobytes()).hexdigest() for style, clip in chimes.items()}
     lengths = {style: len(samples) for style, samples in chimes.items()}
     try:
         timeline = plan(source.routine, cues, speech.lengths, lengths, options.spacing)
     except PlanError as exc:
         raise RoutineError([source.document.problem(exc.loc, exc.message)]) from None
-    return Planned(source, timeline, speech, chimes)
+    return Planned(source, timeline, speech, chimes, digests)
 
 
 def leveler_for(planned: Planned, options: Options) -> Leveler:
@@ -151,40 +172,46 @@ def build(
     source: RoutineFile,
     output: Path,
     options: Options = Options(),
-    progress: Progress | None = None,
+    reporter: Reporter | None = None,
 ) -> Built:
-    """Compile one validated routine into an MP3 at output, atomically."""
-    ffmpeg_path()  # fail before any speech work when ffmpeg is missing
-    progress = progress or _NoProgress()
-    planned = plan_routine(source, options, progress)
-    routine = source.routine
-    tags = Tags(routine.title, routine.author, routine.description, planned.timeline.sections)
-    done = 0
+    """Compile one validated routine into an MP3 at output.
 
-    def advance(samples: int) -> None:
-        nonlocal done
-        done += samples
-        progress.update(done)
+    Nothing at output changes until the finished, tagged and loudness-checked file replaces
+    it in one rename; what is there must be an MP3 (or options.force) and a regular file.
+    """
+    reporter = reporter or _Silent()
+    target = files.output_target(output, force=options.force)
+    tools.ffmpeg_path()  # fail before any speech work when ffmpeg is missing
+    with files.output_folder(target.parent):
+        planned = plan_routine(source, options, reporter)
+        timeline = planned.timeline
+        files.ensure_space(target.parent, encoded_size(timeline.seconds, options.bitrate))
+        leveler = leveler_for(planned, options)
+        with files.staged(target) as staged:
 
-    leveler = leveler_for(planned, options)
-    progress.start("leveling", 1)
-    levels = leveler.levels(planned.timeline)
-    for attempt in range(3):
-        progress.start("encoding", planned.timeline.length)
-        done = 0
-        encode_mp3(
-            render(planned.timeline, partial(leveler.clip, levels=levels)),
-            output,
-            tags,
-            options.bitrate,
-            advance,
-        )
-        if levels.verified:
-            break  # this very track was measured on target before
-        if attempt == 2:
-            leveler.settle(levels)
-            break
-        levels = leveler.verify(levels, planned.timeline, measure_loudness(output))
-        if levels.verified:
-            break
-    return Built(output, planned.timeline.seconds)
+            def encode(levels: Levels) -> None:
+                reporter.start("encoding", timeline.length)
+                done = 0
+
+                def advance(samples: int) -> None:
+                    nonlocal done
+                    done += samples
+                    reporter.update(done)
+
+                pcm = render(timeline, partial(leveler.clip, levels=levels))
+                encode_mp3(pcm, staged.path, timeline.seconds, options.bitrate, advance)
+
+            reporter.start("leveling", 1)
+            leveler.encode_on_target(
+                timeline, encode, lambda: measure_loudness(staged.path, timeline.seconds)
+            )
+            routine = source.routine
+            write_tags(
+                staged.path,
+                Tags(routine.title, routine.author, routine.description, timeline.chapters),
+            )
+            files.output_target(output, force=options.force)  # still ours to replace
+            with interrupts.deferred():
+                staged.commit()
+                reporter.written(output)
+    return Built(output, timeline.seconds)

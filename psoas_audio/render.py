@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from .errors import CacheError
 from .pcm import SAMPLE_RATE, Samples
 from .timeline import Event, Timeline
 
@@ -25,8 +26,10 @@ def render(timeline: Timeline, clip_for: Callable[[Event], Samples]) -> Iterator
                 yield chunk
         else:
             clip = clip_for(event)
-            if len(clip) != event.length:
-                raise RuntimeError(f"the clip for {event.text!r} no longer matches the plan")
+            if len(clip) != event.length:  # only if the cache was damaged during the build
+                raise CacheError(
+                    f"the clip for {event.text!r} changed during the build; build again"
+                )
             yield clip.astype("<i2", copy=False).tobytes()
         written += event.length
     if written != timeline.length:

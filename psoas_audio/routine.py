@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,30 @@ def _count(value: object) -> int:
     return value
 
 
+MAX_WORDS_PER_LINE = 150  # about a minute of speech: the engine speaks a line in one go
+MAX_CHARACTERS_PER_LINE = 1_200
+_MARKUP = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>")  # <break time="1s"/>, </s>
+
+
 def _speakable(text: str) -> str:
+    """Text an engine can speak in one go, as written (markup would be read out literally)."""
     if not any(char.isalnum() for char in text):
         raise PydanticCustomError("speakable", f"nothing to say in {text!r}: no letters or digits")
+    markup = _MARKUP.search(text)
+    if markup:
+        raise PydanticCustomError(
+            "speakable",
+            f"{markup[0]!r} looks like SSML or HTML markup, which would be read out literally; "
+            "write plain words, and use a pause step for silence",
+        )
+    words = len(text.split())
+    if words > MAX_WORDS_PER_LINE or len(text) > MAX_CHARACTERS_PER_LINE:
+        raise PydanticCustomError(
+            "speakable",
+            f"this line is too long to speak in one go ({words:,} words, {len(text):,} "
+            f"characters); a line may have at most {MAX_WORDS_PER_LINE} words and "
+            f"{MAX_CHARACTERS_PER_LINE:,} characters: split it into several say steps",
+        )
     return text
 
 
@@ -150,7 +172,7 @@ class Section(_Model):
 
 
 class Sides(_Model):
-    sides: Annotated[tuple[Text, ...], Field(min_length=1, max_length=8)]
+    sides: Annotated[tuple[Spoken, ...], Field(min_length=1, max_length=8)]  # said as {side}
     steps: Steps
 
 
@@ -203,7 +225,7 @@ class Routine(_Model):
     language: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")] | None
     ) = None  # an eSpeak NG language code: picks the voice when voice.name is not given
-    pronounce: dict[Text, Text] = {}  # word -> respelling, for every engine
+    pronounce: dict[Text, Spoken] = {}  # word -> respelling, for every engine
     steps: Steps
 
 
@@ -223,7 +245,8 @@ class RoutineFile:
 def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> RoutineFile:
     """Parse, template and validate a routine file; raise RoutineError listing every mistake."""
     document = load_document(path)
-    data, problems = template(document, overrides or {})
+    templated = template(document, overrides or {})
+    data, problems = templated.data, templated.found
     try:
         routine = Routine.model_validate(data)
     except ValidationError as exc:
@@ -242,7 +265,12 @@ def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> Rout
             if error["type"] == "missing" and loc in misspelt:
                 continue
             if not any(_overlaps(loc, r, error["type"]) for r in reported):
-                problems.append((loc, _translate(error, loc, data, document)))
+                problem = _translate(error, loc, data, document)
+                if loc in templated.from_set:  # not a mistake in the file: name the --set
+                    name = templated.from_set[loc]
+                    value = (overrides or {})[name]
+                    problem = Problem(path, 0, 0, f"--set {name}={value}: {problem.message}")
+                problems.append((loc, problem))
         raise RoutineError([problem for _, problem in problems]) from None
     problems += [(loc, document.problem(loc, message)) for loc, message in _misfits(routine.steps)]
     if problems:

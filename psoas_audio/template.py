@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .durations import parse_duration, spoken_length
@@ -30,25 +31,35 @@ def fill(text: str, values: Mapping[str, object]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values.get(m[1], m[0])), text)
 
 
-def template(document: SourceDocument, overrides: Mapping[str, str]) -> tuple[object, Found]:
-    """The routine's data with vars filled in, and the mistakes found on the way."""
-    return _Templater(document).run(dict(overrides))
+@dataclass(frozen=True)
+class Templated:
+    data: object  # the routine's data with vars filled in
+    found: Found  # the mistakes found on the way
+    from_set: dict[Path_, str]  # durations and counts filled from a --set var: loc -> its name
+
+
+def template(document: SourceDocument, overrides: Mapping[str, str]) -> Templated:
+    """The routine's data with vars filled in, the mistakes found, and what --set filled."""
+    templater = _Templater(document, dict(overrides))
+    data = templater.run()
+    return Templated(data, templater.found, templater.from_set)
 
 
 class _Templater:
-    def __init__(self, document: SourceDocument) -> None:
-        self.document = document
+    def __init__(self, document: SourceDocument, overrides: dict[str, str]) -> None:
+        self.document, self.overrides = document, overrides
         self.found: Found = []
         self.variables: dict[str, object] = {}
+        self.from_set: dict[Path_, str] = {}
 
     def report(self, loc: Path_, message: str, *, key: bool = False) -> None:
         self.found.append((loc, self.document.problem(loc, message, key=key)))
 
-    def run(self, overrides: dict[str, str]) -> tuple[object, Found]:
-        data = self.document.data
+    def run(self) -> object:
+        data, overrides = self.document.data, self.overrides
         if not isinstance(data, dict):
             self.report((), "a routine is a mapping with a title and steps")
-            return data, self.found
+            return data
         raw_vars = data.get("vars", {})
         if isinstance(raw_vars, dict):
             for name, value in raw_vars.items():
@@ -65,7 +76,7 @@ class _Templater:
         }
         if isinstance(raw_vars, dict):
             filled["vars"] = {k: v for k, v in self.variables.items() if k in raw_vars}
-        return filled, self.found
+        return filled
 
     def _define(self, name: str, value: object) -> None:
         loc: Path_ = ("vars", name)
@@ -111,6 +122,9 @@ class _Templater:
                 hint = did_you_mean(name, set(self.variables) | loop_vars, braces=True)
                 self.report(loc, f"undefined variable {{{name}}}{_scope_hint(name)}{hint}")
         if is_value:  # routine vars, typed: repeat: "{reps}" -> 4, even inside another repeat
+            for name in PLACEHOLDER.findall(text):
+                if name in self.overrides:
+                    self.from_set[loc] = name
             whole = PLACEHOLDER.fullmatch(text)
             if whole and whole[1] in self.variables:
                 return self.variables[whole[1]]

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from .chime import DEFAULT_STYLE
 from .cues import CUE_GAIN_DB, InnerCue, inner_cues
-from .errors import PlanError
-from .pcm import SAMPLE_RATE, to_samples, to_seconds
+from .errors import PlanError, shorten
+from .pcm import to_samples, to_seconds
 from .routine import Chime, Hold, Pause, Repeat, Rest, Routine, Say, Section, Sides, Step
 from .template import fill
 
@@ -175,18 +175,24 @@ class Event:
 
 
 @dataclass(frozen=True)
-class Chapter:
+class Span:
+    """A named stretch of the track, in samples: a section, or a chapter of the MP3."""
+
     title: str
     start: int
     end: int
+
+
+MAX_CHAPTERS = 255  # an ID3 table of contents counts its entries in one byte
+INTRO_CHAPTER = "Introduction"
 
 
 @dataclass(frozen=True)
 class Timeline:
     title: str
     events: tuple[Event, ...]
-    sections: tuple[Chapter, ...] = field(default=())
-    sample_rate: int = SAMPLE_RATE
+    sections: tuple[Span, ...] = field(default=())  # every section, sorted by start, outer first
+    chapters: tuple[Span, ...] = field(default=())  # what players list; see track_chapters()
 
     @property
     def length(self) -> int:
@@ -226,7 +232,7 @@ def plan(
 ) -> Timeline:
     """Lay the cues end to end. A hold's silence starts where its text ends, to the sample."""
     events: list[Event] = []
-    chapters: list[Chapter] = []
+    sections: list[Span] = []
     open_sections: list[tuple[str, int]] = []
 
     def add(length: int, kind: Kind, role: Role, text: str = "", step: str | None = None,
@@ -256,11 +262,47 @@ def plan(
             open_sections.append((cue.title, events[-1].end))
         else:
             title, start = open_sections.pop()
-            chapters.append(Chapter(title, start, events[-1].end))
+            sections.append(Span(title, start, events[-1].end))
     if after_speech() and not routine.chime:
         add(to_samples(settings.tail), "silence", "tail")
-    chapters.sort(key=lambda chapter: (chapter.start, -chapter.end))
-    return Timeline(routine.title, tuple(events), tuple(chapters))
+    sections.sort(key=lambda section: (section.start, -section.end))
+    ordered = tuple(sections)
+    return Timeline(routine.title, tuple(events), ordered, track_chapters(events, ordered))
+
+
+def track_chapters(events: list[Event], sections: tuple[Span, ...]) -> tuple[Span, ...]:
+    """The chapters a player lists: the outermost sections, in time order and end to end.
+
+    The first starts at 0 (an Introduction chapter holds anything heard before the first
+    section), each ends where the next begins, the last at the end; titles are made unique.
+    """
+    outer: list[Span] = []
+    for section in sections:
+        if section.end > section.start and (not outer or section.start >= outer[-1].end):
+            outer.append(section)
+    if not outer:
+        return ()
+    heard_before = any(e.kind != "silence" and e.start < outer[0].start for e in events)
+    if heard_before:
+        outer.insert(0, Span(INTRO_CHAPTER, 0, outer[0].start))
+    if len(outer) > MAX_CHAPTERS:
+        raise PlanError(
+            ("steps",),
+            f"the routine has {len(outer)} chapters (top-level sections); an MP3 can list at "
+            f"most {MAX_CHAPTERS}",
+        )
+    starts = [0, *(span.start for span in outer[1:])]
+    ends = [*starts[1:], events[-1].end]
+    seen: set[str] = set()
+    chapters = []
+    for span, start, end in zip(outer, starts, ends, strict=True):
+        title, number = span.title, 1
+        while title in seen:
+            number += 1
+            title = f"{span.title} ({number})"
+        seen.add(title)
+        chapters.append(Span(title, start, end))
+    return tuple(chapters)
 
 
 def _quiet(cue: Quiet, speech_lengths: Mapping[str, int], add: Callable[..., None]) -> None:
@@ -273,14 +315,10 @@ def _quiet(cue: Quiet, speech_lengths: Mapping[str, int], add: Callable[..., Non
             slot = inner.until - inner.at
             raise PlanError(
                 (*cue.loc, "remind" if inner.role == "remind" else inner.role),
-                f"the {inner.role} cue {_shorten(inner.text)!r} takes {to_seconds(length):.2f}s "
+                f"the {inner.role} cue {shorten(inner.text)!r} takes {to_seconds(length):.2f}s "
                 f"but has {slot:g}s before the next cue or the end",
             )
         add(start - done, "silence", cue.role, step=step)
         add(length, "speech", inner.role, inner.text, step, CUE_GAIN_DB[inner.role])
         done = start + length
     add(total - done, "silence", cue.role, step=step)
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +57,19 @@ def load_document(path: Path) -> SourceDocument:
     except UnicodeDecodeError as exc:
         raise SourceFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            loop = f"{path}: a symlink loop (the link points back at itself)"
+            raise SourceFileError(loop) from None
         raise SourceFileError(f"{path}: cannot read: {exc.strerror}") from None
 
-    loader = yaml.SafeLoader(text)
     doc = SourceDocument(path=path, data=None)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a raw control character in the file
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"{_control_name(chr(exc.character))} in the file; remove it"
+        raise RoutineError([Problem(path, line, column, message)]) from None
     converter = _Converter(loader, doc)
     try:
         root = loader.get_single_node()
@@ -70,6 +80,9 @@ def load_document(path: Path) -> SourceDocument:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         what = exc.problem or exc.context or "malformed YAML"
+        if "'\\t'" in what:
+            tab = f"{where}: a tab character; indent with spaces, not tabs"
+            raise SourceFileError(tab) from None
         raise SourceFileError(f"{where}: YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
         raise SourceFileError(f"{path}: YAML syntax error: {exc}") from None
@@ -82,6 +95,22 @@ def load_document(path: Path) -> SourceDocument:
             [Problem(path, 1, 1, "the file is empty; a routine needs a title and steps")]
         )
     return SourceDocument(path=path, data=data, values=doc.values, keys=doc.keys)
+
+
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x1B: "ESC",
+                  0x7F: "DEL"}  # fmt: skip
+
+
+def _is_control(char: str) -> bool:
+    """C0 and C1 control characters other than tab and newline, and DEL."""
+    code = ord(char)
+    return (code < 0x20 and char not in "\t\n") or 0x7F <= code <= 0x9F
+
+
+def _control_name(char: str) -> str:
+    code = ord(char)
+    name = _CONTROL_NAMES.get(code)
+    return f"a control character (U+{code:04X}{', ' + name if name else ''})"
 
 
 MAX_NODES = 100_000  # far beyond any routine; stops alias bombs before they eat memory
@@ -120,13 +149,24 @@ class _Converter:
                 return [self.convert(item, (*loc, i)) for i, item in enumerate(node.value)]
             finally:
                 self.open.discard(id(node))
-        return self.loader.construct_object(node, deep=True)
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, str):
+            self._check_text(node, value)
+        return value
+
+    def _check_text(self, node: yaml.Node, text: str) -> None:
+        """Control characters would reach the engine and the tags ("\\0" is one escape away)."""
+        bad = next((char for char in text if _is_control(char)), None)
+        if bad is not None:
+            self.problem(node, f"{_control_name(bad)} in text; remove it")
 
     def _mapping(self, node: yaml.MappingNode, loc: Path_) -> dict[str, object]:
         self.loader.flatten_mapping(node)  # resolves "<<" merge keys
         result: dict[str, object] = {}
         for key_node, value_node in node.value:
             key = self.loader.construct_object(key_node, deep=True)
+            if isinstance(key, str):
+                self._check_text(key_node, key)
             if not isinstance(key, str):
                 self.problem(key_node, f"keys must be names, got {key!r}")
             elif key in result:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from mutagen.id3 import ID3
 
 RATE = 44_100
 Audio = npt.NDArray[np.float64]
@@ -111,3 +112,9 @@ def short_term_max(samples: Audio) -> float:
     starts = np.arange(0, max(len(weighted) - window, 0) + 1, hop)
     powers = (sums[np.minimum(starts + window, len(weighted))] - sums[starts]) / window
     return float(-0.691 + 10 * np.log10(powers.max()))
+
+
+def id3_frames(path: Path, frame_id: str) -> list[Any]:
+    """The MP3's ID3 frames of one kind (e.g. COMM), as mutagen reads them."""
+    frames: list[Any] = ID3(path).getall(frame_id)
+    return frames

@@ -19,6 +19,7 @@ from measure import (
     dbfs,
     decode,
     ebur128,
+    id3_frames,
     probe_tags,
     short_term_max,
     silence_runs,
@@ -190,10 +191,16 @@ def test_the_mp3_is_phone_friendly_and_tagged(short_build: Any) -> None:
     head = mp3.read_bytes()[:8192]
     assert head.startswith(b"ID3\x03"), "ID3v2.3, which Windows and older players read"
     assert b"LAME" in head and (b"Info" in head or b"Xing" in head), "Xing/LAME header kept"
-    chapters = info["chapters"]
-    assert [c["tags"]["title"] for c in chapters] == ["Holding"]
+    chapters = info["chapters"]  # as ffprobe reads them: frame by frame, in stored order
+    assert [c["tags"]["title"] for c in chapters] == ["Introduction", "Holding"]
+    assert float(chapters[0]["start_time"]) == 0.0  # what comes before the first section
     section = plan["sections"][0]
-    assert float(chapters[0]["start_time"]) == pytest.approx(section["start"], abs=0.001)
+    assert float(chapters[1]["start_time"]) == pytest.approx(section["start"], abs=0.001)
+    assert chapters[0]["end_time"] == chapters[1]["start_time"]
+    assert float(chapters[1]["end_time"]) == pytest.approx(plan["duration"], abs=0.001)
+    [comment] = id3_frames(mp3, "COMM")  # what phones and desktop players show, not a TXXX frame
+    assert (comment.lang, comment.text) == ("eng", ["A few seconds of everything."])
+    assert not id3_frames(mp3, "TXXX")
 
 
 @pytest.mark.parametrize("engine", ["pyttsx3", "piper"])
@@ -299,14 +306,14 @@ def test_the_neural_voice_sounds_as_planned_at_the_same_loudness(
 
 
 def test_rate_means_words_per_minute_for_the_neural_voice_too(shared_cache: Path) -> None:
+    from psoas_audio.cache import Cache
     from psoas_audio.speech import Speaker, VoiceRequest
-    from psoas_audio.speech.cache import PhraseCache
 
     line = "Let the back of your body sink slowly toward the floor, and breathe out."
     seconds = {}
     for engine in ("pyttsx3", "piper"):
         for rate in (120, 200):
-            with Speaker(VoiceRequest(engine, None, rate), PhraseCache(shared_cache)) as speaker:
+            with Speaker(VoiceRequest(engine, None, rate), Cache(shared_cache)) as speaker:
                 seconds[engine, rate] = speaker.clips([line]).lengths[line] / RATE
     for rate in (120, 200):  # the same pace, whichever engine speaks
         assert seconds["piper", rate] == pytest.approx(seconds["pyttsx3", rate], rel=0.2)

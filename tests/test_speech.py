@@ -9,9 +9,9 @@ import pytest
 from conftest import Writer
 from fakes import ENGINE_RATE, SECONDS_PER_CHARACTER
 from psoas_audio import CacheError, EngineError, Options, RoutineError, check, plan_routine
+from psoas_audio.cache import Cache
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.speech import Speaker, VoiceRequest
-from psoas_audio.speech.cache import PhraseCache
 from psoas_audio.speech.engine import UnknownVoice
 
 
@@ -61,9 +61,9 @@ def test_voice_rate_language_and_pronunciation_are_part_of_the_cache_key(
 
 
 def test_a_warm_cache_does_not_start_the_engine() -> None:
-    cache = PhraseCache()
+    cache = Cache()
     clip = np.full(4410, 1000, dtype=np.int16)
-    cache.put(Speaker(VoiceRequest("hanging")).cache_key("Hold."), clip)
+    cache.save_clip(Speaker(VoiceRequest("hanging")).cache_key("Hold."), clip)
     started = time.monotonic()
     with Speaker(VoiceRequest("hanging"), timeout=30) as speaker:  # hangs if it is started
         got = speaker.clips(["Hold."])
@@ -75,7 +75,7 @@ def test_an_unwritable_cache_is_one_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with (
-        Speaker(VoiceRequest("fake"), PhraseCache(blocker)) as speaker,
+        Speaker(VoiceRequest("fake"), Cache(blocker)) as speaker,
         pytest.raises(CacheError, match="set PSOAS_AUDIO_CACHE to a writable folder"),
     ):
         speaker.clips(["Hello."])
@@ -117,7 +117,7 @@ def test_a_hung_engine_is_stopped_with_a_clear_message() -> None:
         pytest.raises(EngineError) as caught,
     ):
         speaker.clips(["Hello."])
-    assert "did not answer within 1s and was stopped" in str(caught.value)
+    assert "did not answer within 1s while speaking 'Hello.' and was stopped" in str(caught.value)
     assert time.monotonic() - started < 15
 
 

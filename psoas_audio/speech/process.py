@@ -25,15 +25,20 @@ class EngineProcess:
         child_conn.close()
         self.call("ready")
 
-    def call(self, method: str, *args: Any) -> Any:
-        """Run engine.method(*args) in the child; EngineError if it fails, dies or hangs."""
+    def call(self, method: str, *args: Any, timeout: float | None = None, doing: str = "") -> Any:
+        """Run engine.method(*args) in the child; EngineError if it fails, dies or hangs.
+
+        timeout (default: the engine's) is how long this call may take; `doing` names the work
+        in the message when it takes longer ("speaking 'Hold.'").
+        """
+        limit = self.timeout if timeout is None else timeout
         try:
             self._conn.send((method, args))
-            if not self._conn.poll(self.timeout):
+            if not self._conn.poll(limit):
                 self.close()
                 raise EngineError(
-                    f"the {self.name} speech engine did not answer within {self.timeout:g}s "
-                    "and was stopped"
+                    f"the {self.name} speech engine did not answer within {limit:.0f}s"
+                    f"{' ' + doing if doing else ''} and was stopped"
                 )
             status, value = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):

@@ -6,14 +6,15 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from ..errors import CacheError, EngineError
+from ..cache import AudioRef, Cache
+from ..errors import CacheError, EngineError, shorten
 from ..pcm import Samples
-from .cache import PhraseCache
 from .clips import load_phrase
 from .engine import VoiceInfo, VoiceRequest, engine_path, resolve_language, resolve_voice
 from .process import EngineProcess
 
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 60.0  # seconds for the engine to start or answer, before the text's share
+SECONDS_PER_CHARACTER = 0.05  # more time for longer lines: 1,000 characters get 50 s more
 
 
 class Speaker:
@@ -22,11 +23,11 @@ class Speaker:
     def __init__(
         self,
         request: VoiceRequest,
-        cache: PhraseCache | None = None,
+        cache: Cache | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.request = request
-        self.cache = cache or PhraseCache()
+        self.cache = cache or Cache()
         self.timeout = timeout
         self._path = engine_path(request.engine)  # an unknown engine fails before any work
         self._process: EngineProcess | None = None
@@ -45,45 +46,52 @@ class Speaker:
 
     def clips(
         self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None
-    ) -> CachedClips:
-        """A clip per distinct text, read from the cache when used; progress(done, total).
+    ) -> Clips:
+        """A clip per distinct text, checked now and read again when used; progress(done, total).
 
         Clips stay on disk until rendered, so memory does not grow with a routine's lines.
         """
         wanted = list(dict.fromkeys(texts))
-        keys = {text: self.cache_key(text) for text in wanted}
-        lengths: dict[str, int] = {}
+        refs: dict[str, AudioRef] = {}
         missing: list[str] = []
         for text in wanted:
-            length = self.cache.length(keys[text])
-            if length is None:
+            ref = self._cached(text)
+            if ref is None:
                 missing.append(text)
             else:
-                lengths[text] = length
+                refs[text] = ref
         if progress:
-            progress(len(lengths), len(wanted))
+            progress(len(refs), len(wanted))
         if missing:
             engine = self._engine()
             with tempfile.TemporaryDirectory(prefix="psoas-speech-") as folder:
                 for index, text in enumerate(missing):
                     target = Path(folder) / f"{index}.wav"
                     spoken = self.request.respell(text)
-                    engine.call("synthesize", spoken, self._voice_id, self.request.rate, target)
+                    timeout = self.timeout + SECONDS_PER_CHARACTER * len(spoken)
+                    engine.call(
+                        "synthesize", spoken, self._voice_id, self.request.rate, target,
+                        timeout=timeout, doing=f"while speaking {shorten(text)!r}",
+                    )  # fmt: skip
                     try:
                         clip = load_phrase(target)
                     except EngineError as exc:
                         raise EngineError(f"{exc}, for {text!r}") from None
-                    self.cache.put(keys[text], clip)
-                    lengths[text] = len(clip)
+                    refs[text] = self.cache.save_clip(self.cache_key(text), clip)
                     if progress:
-                        progress(len(lengths), len(wanted))
-        return CachedClips(self.cache, keys, lengths)
+                        progress(len(refs), len(wanted))
+        return Clips(self.cache, {text: refs[text] for text in wanted})
+
+    def _cached(self, text: str) -> AudioRef | None:
+        """The phrase's clip if the cache has it whole (a damaged one is discarded)."""
+        found = self.cache.load_clip(self.cache_key(text))
+        return None if found is None else found[0]
 
     def cache_key(self, text: str) -> str:
         """Everything that changes how a phrase sounds: a new voice never reuses a wrong clip."""
         request = self.request
-        return self.cache.digest(
-            engine=request.engine, voice=request.name, rate=request.rate,
+        return self.cache.key(
+            kind="speech", engine=request.engine, voice=request.name, rate=request.rate,
             language=request.language, text=request.respell(text),
         )  # fmt: skip
 
@@ -106,23 +114,24 @@ def list_voices(engine: str, timeout: float = DEFAULT_TIMEOUT) -> list[VoiceInfo
     return found
 
 
-class CachedClips(Mapping[str, Samples]):
-    """text -> clip, loaded from the phrase cache on each use; lengths are known up front."""
+class Clips(Mapping[str, Samples]):
+    """text -> clip, read from the cache on each use; the lengths are those the plan used."""
 
-    def __init__(self, cache: PhraseCache, keys: dict[str, str], lengths: dict[str, int]) -> None:
-        self.cache, self._keys, self.lengths = cache, keys, lengths
-
-    def key(self, text: str) -> str:
-        return self._keys[text]
+    def __init__(self, cache: Cache, refs: dict[str, AudioRef]) -> None:
+        self.cache, self.refs = cache, refs
+        self.lengths = {text: ref.length for text, ref in refs.items()}
 
     def __getitem__(self, text: str) -> Samples:
-        clip = self.cache.get(self._keys[text])
+        clip = self.cache.load_audio(self.refs[text])
         if clip is None:
-            raise CacheError(f"the cached clip for {text!r} vanished from {self.cache.folder}")
+            raise CacheError(
+                f"the cached speech for {shorten(text)!r} was removed or damaged during the "
+                "build; build again"
+            )
         return clip
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
+        return iter(self.refs)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self.refs)

@@ -1,0 +1,193 @@
+"""The cache: speech, leveled clips and measured values on disk, checked on every read.
+
+Audio is stored under the hash of its own bytes (content-addressed: an entry never changes once
+written, so builds sharing the cache can never swap a clip under each other). Everything else is
+a small value under a key made from the content hashes and settings it was derived from. Every
+file carries a checksum, and writes are atomic: a missing, truncated or damaged entry is
+discarded and made again, never played.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import numpy as np
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import files
+from .errors import CacheError, OutputError
+from .pcm import SAMPLE_RATE, Samples
+
+M = TypeVar("M", bound=BaseModel)
+
+# Bump when what is stored, or how a clip is processed before storing, changes.
+FORMAT = 7
+MAGIC = b"PSOAS\x00c\x07"
+AUDIO, VALUE = b"A", b"V"
+HEADER = len(MAGIC) + 1 + 32  # magic, kind, sha256 of the body
+RATE_BYTES = 4
+
+
+def default_cache_dir() -> Path:
+    override = os.environ.get("PSOAS_AUDIO_CACHE")
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_cache_dir("psoas-audio"))
+
+
+@dataclass(frozen=True)
+class AudioRef:
+    """A stored clip: the hash of its bytes (its name in the cache) and its length in samples."""
+
+    digest: str
+    length: int
+
+
+class ClipEntry(BaseModel):
+    """A keyed clip (a spoken phrase, a leveled clip): which stored audio it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    audio: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+    length: Annotated[int, Field(ge=1)]
+
+
+class Cache:
+    """One folder of checksummed entries; safe to share between builds running at once."""
+
+    def __init__(self, folder: Path | None = None, notice: Callable[[str], None] | None = None):
+        self.folder = folder or default_cache_dir()
+        self.notice = notice or (lambda message: None)
+        self.damaged = 0
+        self._swept = False
+
+    @staticmethod
+    def key(**fields: object) -> str:
+        """A key for a derived value: every input's content hash and every setting that matters."""
+        fields |= {"format": FORMAT, "sample_rate": SAMPLE_RATE}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+    # -- audio, by content ---------------------------------------------------------------------
+
+    def save_audio(self, samples: Samples) -> AudioRef:
+        body = SAMPLE_RATE.to_bytes(RATE_BYTES, "little") + samples.astype("<i2").tobytes()
+        digest = hashlib.sha256(body).hexdigest()
+        self._write(self._path("audio", digest), AUDIO, body, digest)
+        return AudioRef(digest, len(samples))
+
+    def load_audio(self, ref: AudioRef) -> Samples | None:
+        """The clip, or None if it is missing or damaged (a damaged one is discarded)."""
+        path = self._path("audio", ref.digest)
+        read = self._read(path, AUDIO, expected_digest=ref.digest)
+        if read is None:
+            if not path.exists():  # every ref comes from an entry that named it: it was lost
+                self.damaged += 1
+                self.notice(f"the cache had lost a clip ({ref.digest[:12]}); it was made again")
+            return None
+        body, opened = read
+        rate = int.from_bytes(body[:RATE_BYTES], "little")
+        if rate != SAMPLE_RATE or len(body) != RATE_BYTES + 2 * ref.length:
+            self._discard(path, "audio of the wrong rate or length", opened)
+            return None
+        samples: Samples = np.frombuffer(body, dtype="<i2", offset=RATE_BYTES)
+        return samples
+
+    # -- clips, by key: a value naming stored audio --------------------------------------------
+
+    def save_clip(self, key: str, samples: Samples) -> AudioRef:
+        ref = self.save_audio(samples)
+        self.save_value(key, ClipEntry(audio=ref.digest, length=ref.length))
+        return ref
+
+    def load_clip(self, key: str) -> tuple[AudioRef, Samples] | None:
+        """The clip stored under key, whole, or None (then it is to be made again)."""
+        entry = self.load_value(key, ClipEntry)
+        if entry is None:
+            return None
+        ref = AudioRef(entry.audio, entry.length)
+        samples = self.load_audio(ref)
+        return None if samples is None else (ref, samples)
+
+    # -- values, by key ------------------------------------------------------------------------
+
+    def save_value(self, key: str, value: BaseModel) -> None:
+        body = value.model_dump_json().encode()
+        self._write(self._path("values", key), VALUE, body, hashlib.sha256(body).hexdigest())
+
+    def load_value(self, key: str, model: type[M]) -> M | None:
+        """The value, or None if it is missing, damaged or of another shape (then discarded)."""
+        path = self._path("values", key)
+        read = self._read(path, VALUE)
+        if read is None:
+            return None
+        try:
+            return model.model_validate_json(read[0])
+        except ValidationError:
+            self._discard(path, "a value of the wrong shape", read[1])
+            return None
+
+    # -- files -----------------------------------------------------------------------------------
+
+    def _path(self, kind: str, name: str) -> Path:
+        return self.folder / kind / name[:2] / name
+
+    def _read(
+        self, path: Path, kind: bytes, expected_digest: str | None = None
+    ) -> tuple[bytes, os.stat_result] | None:
+        """The entry's body if its checksum holds (with what was opened), else None."""
+        try:
+            with path.open("rb") as handle:
+                data, opened = handle.read(), os.fstat(handle.fileno())
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if not path.is_file():
+                return None
+            raise CacheError(f"cannot read the cache in {self.folder}: {exc.strerror}") from None
+        body = data[HEADER:]
+        stored = data[len(MAGIC) + 1 : HEADER].hex()
+        if (
+            len(data) < HEADER
+            or not data.startswith(MAGIC)
+            or data[len(MAGIC) : len(MAGIC) + 1] != kind
+            or hashlib.sha256(body).hexdigest() != stored
+            or (expected_digest is not None and stored != expected_digest)
+        ):
+            self._discard(path, "a damaged entry", opened)
+            return None
+        return body, opened
+
+    def _discard(self, path: Path, what: str, opened: os.stat_result) -> None:
+        """Remove a bad entry, unless another build has already replaced it with a good one."""
+        self.damaged += 1
+        try:
+            now = path.stat()
+            if (now.st_ino, now.st_mtime_ns) == (opened.st_ino, opened.st_mtime_ns):
+                path.unlink()
+        except OSError:
+            pass  # already gone, or not ours to remove: either way it is not used
+        self.notice(f"the cache had {what} ({path.name[:12]}); it was discarded and made again")
+
+    def _write(self, path: Path, kind: bytes, body: bytes, digest: str) -> None:
+        temp_folder = self.folder / "tmp"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp_folder.mkdir(exist_ok=True)
+            if not self._swept:
+                files.sweep(temp_folder)  # leftovers of killed builds
+                self._swept = True
+            with files.staged(path, temp_folder, durable=False) as staged:
+                staged.path.write_bytes(MAGIC + kind + bytes.fromhex(digest) + body)
+                staged.commit()
+        except (OSError, OutputError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise CacheError(
+                f"cannot write the cache in {self.folder}: {reason}; "
+                "set PSOAS_AUDIO_CACHE to a writable folder"
+            ) from None

@@ -1,0 +1,269 @@
+"""Files a build writes: checked before any work, staged beside their target, put in place by
+one atomic rename of the finished file, so an interrupt at any moment leaves the old one whole.
+
+A staged file is locked by the build writing it (an OS lock, released even by SIGKILL), so a
+later build can tell a killed build's leftovers from those of a build still running beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from . import interrupts
+from .errors import OutputError
+
+TEMP_MARK = ".psoas-"  # in every temporary's name: .NAME.psoas-XXXXXXXX.part
+TEMP_SUFFIX = ".part"
+BUSY_RETRY_SECONDS = 3.0  # Windows: a file open in a player cannot be replaced until it closes
+RETRY_BUSY = os.name == "nt"
+UNLOCKED_LEFTOVER_SECONDS = 24 * 3600.0  # without OS locks, a day-old temporary is a leftover
+
+Sniff = Callable[[bytes], bool]
+
+
+def looks_like_mp3(head: bytes) -> bool:
+    """An ID3 tag or an MPEG audio frame sync at the start: a file a build may replace."""
+    return head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] >= 0xE0)
+
+
+def output_target(
+    target: Path, *, force: bool = False, ours: Sniff = looks_like_mp3, what: str = "an MP3"
+) -> Path:
+    """The real file a build may replace at target (symlinks followed), or OutputError.
+
+    Refused: folders, devices, FIFOs and sockets always; an existing non-empty file whose
+    bytes are not `what` unless force (a mistyped -o must never eat a routine).
+    """
+    try:
+        real = Path(os.path.realpath(target))
+        info = real.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return real  # nothing there yet; output_folder() makes or refuses the folder
+    except OSError as exc:
+        raise OutputError(f"{target}: {_reason(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise OutputError(f"{target}: is a folder; to write into it, end the path with /")
+    if not stat.S_ISREG(info.st_mode):
+        raise OutputError(
+            f"{target}: not a regular file (a device, FIFO or socket); refusing to replace it"
+        )
+    if info.st_size and not force:
+        try:
+            with real.open("rb") as handle:
+                head = handle.read(16)
+        except OSError as exc:
+            raise OutputError(
+                f"{target}: cannot read it to check what it is: {_reason(exc)}"
+            ) from None
+        if not ours(head):
+            raise OutputError(
+                f"{target}: exists and is not {what}; refusing to replace it "
+                "(--force replaces it anyway)"
+            )
+    return real
+
+
+@contextlib.contextmanager
+def output_folder(folder: Path) -> Iterator[None]:
+    """The folder made (with its parents) and proven writable before any work is done in it.
+
+    Leftovers of killed builds in it are removed; if the block fails, the folders this made
+    are removed again, so a failed build leaves nothing behind.
+    """
+    created = _make_folders(folder)
+    try:
+        sweep(folder)
+        try:
+            temp, lock = _create_temp(folder, "probe")
+        except OSError as exc:
+            raise OutputError(f"cannot write in {folder}: {_reason(exc)}") from None
+        temp.unlink(missing_ok=True)
+        os.close(lock)
+        yield
+    except BaseException:
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.is_dir():
+            break
+        if parent.exists() or parent.is_symlink():
+            raise OutputError(f"cannot create the folder {folder}: {parent} is not a folder")
+        missing.append(parent)
+    created = []
+    try:
+        for parent in reversed(missing):
+            parent.mkdir()
+            created.append(parent)
+    except OSError as exc:
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise OutputError(f"cannot create the folder {folder}: {_reason(exc)}") from None
+    return created
+
+
+def ensure_space(folder: Path, needed: int) -> None:
+    """OutputError now, before encoding, when the disk cannot hold a file of `needed` bytes."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # cannot tell: the write itself will say
+    if free < needed:
+        raise OutputError(
+            f"not enough space in {folder}: the track needs about {_megabytes(needed)}, "
+            f"{_megabytes(free)} is free"
+        )
+
+
+class Staged:
+    """A temporary file beside its target; commit() renames it over the target, once."""
+
+    def __init__(self, path: Path, target: Path, durable: bool) -> None:
+        self.path, self.target, self.durable = path, target, durable
+        self.committed = False
+
+    def commit(self) -> None:
+        """Put the finished file in place: one rename, never split by an interrupt."""
+        try:
+            self.path.chmod(_plain_file_mode(self.target))
+            if self.durable:
+                with self.path.open("rb") as handle:
+                    os.fsync(handle.fileno())
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.target}: {_reason(exc)}") from None
+        with interrupts.deferred():
+            _replace(self.path, self.target)
+            self.committed = True
+
+
+@contextlib.contextmanager
+def staged(target: Path, folder: Path | None = None, *, durable: bool = True) -> Iterator[Staged]:
+    """A locked temporary for target, in `folder` (default: beside it), removed unless committed."""
+    try:
+        temp, lock = _create_temp(folder or target.parent, target.name)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
+    file = Staged(temp, target, durable)
+    try:
+        yield file
+    finally:
+        if not file.committed:
+            temp.unlink(missing_ok=True)
+        os.close(lock)  # the lock goes last: a sweeper never sees an unlocked live temporary
+
+
+def sweep(folder: Path) -> None:
+    """Remove temporaries whose build is gone; those of running builds are locked and stay."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(".") and TEMP_MARK in name and name.endswith(TEMP_SUFFIX)):
+            continue
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if _lock(fd) and _is_file_at(fd, path) and _abandoned(path):
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _create_temp(folder: Path, name: str) -> tuple[Path, int]:
+    """A new temporary, locked by this process; a sweeper that grabbed it first keeps it."""
+    for _ in range(100):
+        fd, raw = tempfile.mkstemp(dir=folder, prefix=f".{name}{TEMP_MARK}", suffix=TEMP_SUFFIX)
+        path = Path(raw)
+        if _lock(fd) and _is_file_at(fd, path):
+            return path, fd
+        os.close(fd)  # a sweeper holds it, or removed it: it disposes of it, we make another
+    raise OSError(errno.EAGAIN, "could not create a temporary file")
+
+
+try:
+    import fcntl
+
+    def _lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _abandoned(path: Path) -> bool:
+        return True  # we hold its lock, so no build is writing it
+
+except ImportError:  # Windows: no flock; a file being written cannot be deleted there anyway
+
+    def _lock(fd: int) -> bool:
+        return True
+
+    def _abandoned(path: Path) -> bool:
+        return time.time() - path.stat().st_mtime > UNLOCKED_LEFTOVER_SECONDS
+
+
+def _is_file_at(fd: int, path: Path) -> bool:
+    try:
+        here, opened = os.stat(path, follow_symlinks=False), os.fstat(fd)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _replace(temp: Path, target: Path) -> None:
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    while True:
+        try:
+            os.replace(temp, target)
+            return
+        except PermissionError as exc:
+            if not RETRY_BUSY:
+                raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
+            if time.monotonic() > deadline:
+                raise OutputError(
+                    f"cannot replace {target}: another program (a player?) has it open; "
+                    "close it and build again"
+                ) from None
+            time.sleep(0.1)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
+
+
+def _plain_file_mode(target: Path) -> int:
+    """The old file's mode, or what a plain open() would give (mkstemp makes files private)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop (the link points back at itself)"
+    return exc.strerror or str(exc)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"

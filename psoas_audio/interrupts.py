@@ -1,0 +1,45 @@
+"""Ctrl-C and SIGTERM as KeyboardInterrupt, held back while a finished file is put in place.
+
+A signal that arrives inside `deferred()` is acted on as the block ends, so a rename and the
+record that it happened are never split: what the user is told afterwards is the truth.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+_depth = 0
+_pending = False
+
+
+def install() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread, except inside deferred()."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    if _depth:
+        _pending = True
+        return
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Run the block whole; an interrupt that came meanwhile is raised once it has finished."""
+    global _depth, _pending
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+    if not _depth and _pending:
+        _pending = False
+        raise KeyboardInterrupt

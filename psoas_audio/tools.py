@@ -1,0 +1,150 @@
+"""ffmpeg as a child process that can never hang a build: its own process group, its messages
+in a file (never a pipe a stray grandchild could hold open), and a time limit on everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import IO
+
+from .errors import EncodeError
+
+STALL_SECONDS = 60.0  # ffmpeg taking no audio for this long is hung
+FINISH_SECONDS = 30.0  # after the last sample, for the tail of the file; plus its share below
+SECONDS_PER_AUDIO_SECOND = 0.02  # a 10-hour track may take 12 more minutes to finish or decode
+
+
+def ffmpeg_path() -> str:
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise EncodeError(
+            "ffmpeg is not installed; on Debian/Ubuntu: sudo apt-get install ffmpeg "
+            "(or run scripts/demo, which installs it)"
+        )
+    return path
+
+
+def time_limit(audio_seconds: float) -> float:
+    """How long ffmpeg may take to finish (or decode) a track of this length."""
+    return FINISH_SECONDS + SECONDS_PER_AUDIO_SECOND * audio_seconds
+
+
+def run(command: Sequence[str], audio_seconds: float, doing: str) -> str:
+    """Run ffmpeg to the end and return what it printed; EncodeError if it fails or hangs."""
+    with _Child(command, doing, stdin=False) as child:
+        child.finish(time_limit(audio_seconds))
+        return child.messages()
+
+
+def feed(
+    command: Sequence[str], chunks: Iterable[bytes], audio_seconds: float, doing: str
+) -> Iterable[int]:
+    """Stream chunks into ffmpeg's stdin, yielding each chunk's size once ffmpeg has taken it.
+
+    A write that blocks for STALL_SECONDS, or a finish that outlasts time_limit(), stops
+    ffmpeg and raises EncodeError.
+    """
+    with _Child(command, doing, stdin=True) as child:
+        for chunk in chunks:
+            child.write(chunk)
+            yield len(chunk)
+        child.finish(time_limit(audio_seconds))
+
+
+class _Child:
+    def __init__(self, command: Sequence[str], doing: str, *, stdin: bool) -> None:
+        self.doing = doing
+        self._errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+        self._process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._errors,
+            start_new_session=os.name == "posix",  # Ctrl-C reaches us, not ffmpeg
+        )
+        self._writing_since: float | None = None
+        self._stalled = False
+        self._done = threading.Event()
+        if stdin:
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.25):
+            since = self._writing_since
+            if since is not None and time.monotonic() - since > STALL_SECONDS:
+                self._stalled = True
+                self.kill()
+                return
+
+    def write(self, chunk: bytes) -> None:
+        assert self._process.stdin is not None
+        self._writing_since = time.monotonic()
+        try:
+            self._process.stdin.write(chunk)
+        except (BrokenPipeError, OSError):
+            self._raise_failure()
+        finally:
+            self._writing_since = None
+
+    def finish(self, limit: float) -> None:
+        if self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        try:
+            code = self._process.wait(limit)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise EncodeError(
+                f"ffmpeg did not finish {self.doing} within {limit:.0f}s and was stopped"
+            ) from None
+        if code != 0:
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if not self._stalled:  # let it exit on its own, so that its message is written
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(5)
+        self.kill()
+        if self._stalled:
+            raise EncodeError(
+                f"ffmpeg stopped taking audio while {self.doing} (nothing for "
+                f"{STALL_SECONDS:.0f}s) and was stopped"
+            ) from None
+        message = self.messages().strip().splitlines()
+        detail = message[-1] if message else "no message"
+        raise EncodeError(f"ffmpeg failed while {self.doing}: {detail}") from None
+
+    def messages(self) -> str:
+        self._errors.seek(0)
+        return self._errors.read().decode(errors="replace")
+
+    def kill(self) -> None:
+        if self._process.poll() is not None:
+            return
+        try:
+            if os.name == "posix":
+                os.killpg(self._process.pid, signal.SIGKILL)  # grandchildren too
+            else:
+                self._process.kill()
+        except OSError:
+            pass
+        self._process.wait()
+
+    def __enter__(self) -> _Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self.kill()  # a no-op once it has finished; otherwise we are leaving early
+        if self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        self._errors.close()
