@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from conftest import TESTS, Writer
-from psoas_audio import RoutineError, SourceFileError, UsageError, check, load_routine
+from psoas_audio import (
+    Options,
+    PsoasError,
+    RoutineError,
+    SourceFileError,
+    UsageError,
+    check,
+    load_routine,
+    plan_routine,
+)
 from psoas_audio.routine import Hold, Repeat, Say, Section, Sides
 
 BAD = sorted((TESTS / "bad").glob("*.yaml"))
@@ -22,10 +31,12 @@ def expected_message(path: Path) -> str:
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
 def test_each_mistake_is_reported_at_its_line(path: Path) -> None:
-    with pytest.raises(RoutineError) as caught:
-        check(path)
-    [problem] = caught.value.problems
-    assert str(problem).startswith(expected_message(path))
+    """Checked as a build checks: the file, then the voice and the cues against real speech."""
+    fake = Options(engine="fake")
+    with pytest.raises(PsoasError) as caught:
+        plan_routine(check(path, fake), fake)
+    [message] = str(caught.value).splitlines()
+    assert message.startswith(expected_message(path))
 
 
 def test_all_mistakes_in_a_file_are_reported_at_once(write: Writer) -> None:
