@@ -1,20 +1,46 @@
-"""psoas-audio: compile YAML body-work routines into voice-guided MP3s with exact silences."""
+"""psoas-audio: compile YAML body-work routines into voice-guided MP3s with exact silences.
 
-from .errors import (
-    CacheError,
-    EncodeError,
-    EngineError,
-    PsoasError,
-    RoutineError,
-    SourceFileError,
-    UsageError,
-)
-from .pipeline import Built, Options, Planned, build, check, plan_routine
-from .routine import Routine, RoutineFile, load_routine
-from .timeline import PlanSettings, Timeline
+The public names load on first use, so the command line can catch Ctrl-C before anything heavy
+(numpy, pydantic, the speech engines) is imported.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        CacheError,
+        EncodeError,
+        EngineError,
+        OutputError,
+        PsoasError,
+        RoutineError,
+        SourceFileError,
+        UsageError,
+    )
+    from .pipeline import Built, Options, Planned, build, check, plan_routine
+    from .routine import Routine, RoutineFile, load_routine
+    from .timeline import PlanSettings, Timeline
+
+_HOMES = {
+    **dict.fromkeys(
+        ["CacheError", "EncodeError", "EngineError", "OutputError", "PsoasError", "RoutineError",
+         "SourceFileError", "UsageError"], "errors",
+    ),
+    **dict.fromkeys(["Built", "Options", "Planned", "build", "check", "plan_routine"], "pipeline"),
+    **dict.fromkeys(["Routine", "RoutineFile", "load_routine"], "routine"),
+    **dict.fromkeys(["PlanSettings", "Timeline"], "timeline"),
+}  # fmt: skip
 __all__ = [
-    "Built", "CacheError", "EncodeError", "EngineError", "Options", "PlanSettings", "Planned",
-    "PsoasError", "Routine", "RoutineError", "RoutineFile", "SourceFileError", "Timeline",
-    "UsageError", "build", "check", "load_routine", "plan_routine",
+    "Built", "CacheError", "EncodeError", "EngineError", "Options", "OutputError",
+    "PlanSettings", "Planned", "PsoasError", "Routine", "RoutineError", "RoutineFile",
+    "SourceFileError", "Timeline", "UsageError", "build", "check", "load_routine", "plan_routine",
 ]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'psoas_audio' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

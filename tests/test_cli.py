@@ -221,7 +221,7 @@ def test_sigterm_during_a_build_leaves_no_partial_file(tmp_path: Path) -> None:
     old = tmp_path / "long.mp3"
     old.write_bytes(OLD_MP3)
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    code = "import conftest; from psoas_audio.cli import app; app(prog_name='psoas-audio')"
+    code = "import conftest; from psoas_audio.__main__ import main; main()"
     process = subprocess.Popen(
         [sys.executable, "-c", code, "build", str(routine), "-o", str(old)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=TESTS,

@@ -66,11 +66,16 @@ def build_and_plan(
 ) -> tuple[Path, dict[str, Any], Audio]:
     target = folder / f"{routine.stem}.mp3"
     cli("build", routine, "-o", target, *options, cache=cache)
-    before = {str(p) for p in cache.rglob("*.wav")}
+    before = stored_audio(cache)
+    assert before, "the build stored no audio in the cache"
     plan = json.loads(cli("plan", routine, "--json", *options, cache=cache))
-    after = {str(p) for p in cache.rglob("*.wav")}
+    after = stored_audio(cache)
     assert after == before, f"plan spoke {len(after - before)} lines again"  # same clips as build
     return target, plan, decode(target)
+
+
+def stored_audio(cache: Path) -> set[str]:
+    return {path.name for path in (cache / "audio").rglob("*") if path.is_file()}
 
 
 def step_at(source: RoutineFile, path: str) -> Step:
@@ -211,6 +216,8 @@ def test_every_shipped_routine_sounds_as_planned(
     mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache, "--engine", engine)
     assert_track_follows_plan(routine, plan, audio)
     assert_loudness(mp3, plan, audio, -16.0)
+    starts = [float(c["start_time"]) for c in probe_tags(mp3)["chapters"]]  # frame by frame
+    assert len(starts) >= 2 and starts[0] == 0.0 and starts == sorted(starts)
 
 
 def assert_loudness(mp3: Path, plan: dict[str, Any], audio: Audio, target: float) -> None:

@@ -1,0 +1,346 @@
+"""Faults, tried on real processes: interrupts at any moment, kills, hostile -o targets, damaged
+caches, builds racing on one cache, a hung ffmpeg. Nothing but the requested output may ever be
+written or replaced, and nothing may end in a traceback or in wrong audio."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import TESTS
+from measure import RATE, decode, ebur128
+from psoas_audio import files
+from psoas_audio.cache import HEADER
+from psoas_audio.errors import OutputError
+from test_e2e import assert_track_follows_plan
+
+GOOD = TESTS / "golden" / "lunge-mini.yaml"
+OLD_MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00an older build"
+# As the psoas-audio command starts, with the fake engines registered once interrupts are caught.
+PYTHON_CLI = (
+    "import psoas_audio.__main__ as entry; entry.catch_early_interrupts(); "
+    "import conftest; entry.main()"
+)
+
+
+def start(
+    *args: str | Path, cache: Path, prelude: str = "", env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """The command line in a process of its own, with the fake engines importable."""
+    environment = {
+        **os.environ,
+        **(env or {}),
+        "PSOAS_AUDIO_CACHE": str(cache),
+        "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", prelude + PYTHON_CLI, *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=TESTS,
+    )  # fmt: skip
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    assert "Traceback" not in out + err, err
+    return process.returncode, out, err
+
+
+def run(*args: str | Path, cache: Path, **kwargs: Any) -> tuple[int, str, str]:
+    return finish(start(*args, cache=cache, **kwargs))
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if files.TEMP_MARK in p.name)
+
+
+def test_an_interrupt_at_any_moment_of_a_cold_build_leaves_the_old_mp3_whole(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "mini.mp3"
+    started = time.monotonic()
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / "c0")
+    assert code == 0, err
+    cold = time.monotonic() - started
+    outcomes = []
+    for index in range(12):  # SIGINT and SIGTERM, spread over the whole cold build
+        target.write_bytes(OLD_MP3)
+        delay = cold * (index // 2 + 0.5) / 6
+        sig = signal.SIGINT if index % 2 else signal.SIGTERM
+        process = start("build", GOOD, "--engine", "fake", "-o", target,
+                        cache=tmp_path / f"cache{index}")  # fmt: skip
+        time.sleep(delay)
+        process.send_signal(sig)
+        code, _, err = finish(process)
+        assert leftovers(folder) == [], f"after {sig.name} at {delay:.2f}s"
+        assert sorted(p.name for p in folder.iterdir()) == ["mini.mp3"]
+        if code == 130 and "nothing was written" in err:
+            assert target.read_bytes() == OLD_MP3, f"{sig.name} at {delay:.2f}s"
+        else:  # the signal came as the finished file was put in place, or after
+            assert code in (0, 130), err
+            assert code == 0 or f"interrupted after writing {target}" in err
+            assert len(decode(target)) / RATE == pytest.approx(49.256, abs=0.05)
+        outcomes.append(code)
+    assert outcomes.count(130) >= 8, outcomes  # most signals landed inside the build
+
+
+def test_a_killed_build_leaves_leftovers_that_the_next_build_removes(tmp_path: Path) -> None:
+    routine = tmp_path / "long.yaml"
+    routine.write_text("title: Long\nsteps:\n" + "  - hold: 2h\n    say: Hold.\n" * 4)
+    target = tmp_path / "long.mp3"
+    target.write_bytes(OLD_MP3)
+    cache = tmp_path / "cache"
+    process = start("build", routine, "--engine", "fake", "-o", target, cache=cache)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(tmp_path), "the build never started encoding"
+    process.kill()
+    process.communicate()
+    assert leftovers(tmp_path)  # SIGKILL runs no clean-up: the lock dies with the process
+    assert target.read_bytes() == OLD_MP3
+
+    routine.write_text("title: Short\nsteps:\n  - hold: 2s\n    say: Hold.\n")
+    code, _, err = run("build", routine, "--engine", "fake", "-o", target, cache=cache)
+    assert code == 0, err
+    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "long.mp3", "long.yaml"]
+    assert [p for p in (cache / "tmp").iterdir()] == []
+
+
+def test_a_build_never_sweeps_the_temporary_of_a_build_running_beside_it(tmp_path: Path) -> None:
+    long = tmp_path / "long.yaml"
+    long.write_text("title: Long\nsteps:\n" + "  - hold: 10m\n    say: Hold.\n" * 2)
+    process = start("build", long, "--engine", "fake", "-o", f"{tmp_path}/", cache=tmp_path / "c")
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    busy = leftovers(tmp_path)
+    assert busy, "the long build never started encoding"
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", f"{tmp_path}/",
+                       cache=tmp_path / "c")  # fmt: skip
+    assert code == 0, err
+    assert process.poll() is None, "the long build ended too soon to test anything"
+    assert set(busy) <= set(leftovers(tmp_path))  # still there: its build holds its lock
+    code, _, err = finish(process, timeout=300)
+    assert code == 0, err
+    assert len(decode(tmp_path / "long.mp3")) / RATE > 1200 and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "routine", "text", "device", "symlink-loop", "folder"])
+def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "routine":
+        target = tmp_path / "other-routine.yaml"
+        target.write_bytes(GOOD.read_bytes())
+    elif kind == "text":
+        target.write_text("my notes, not a track\n")
+    elif kind == "device":
+        target = Path("/dev/null")
+    elif kind == "symlink-loop":
+        target.symlink_to(target.name)
+    else:
+        target.mkdir()
+        target = Path(f"{target}")  # without a trailing /, a folder is not taken as one
+    before = sorted(tmp_path.iterdir())
+    content = target.read_bytes() if target.is_file() else None
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / "c")
+    if kind == "folder":  # an existing folder is where the MP3 goes
+        assert code == 0 and (target / "lunge-mini.mp3").is_file()
+        return
+    assert code == 1
+    assert err.startswith(f"{target}: ") and len(err.splitlines()) == 1, err
+    assert sorted(tmp_path.iterdir()) == before  # not even the cache: refused before any work
+    if content is not None:
+        assert target.read_bytes() == content
+    if kind == "fifo":
+        assert target.is_fifo()
+    if kind == "symlink-loop":
+        assert err == f"{target}: a symlink loop (the link points back at itself)\n"
+    if kind in ("routine", "text"):
+        assert "--force replaces it anyway" in err
+        code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, "--force",
+                           cache=tmp_path / "c")  # fmt: skip
+        assert code == 0, err
+        assert target.read_bytes().startswith(b"ID3")
+
+
+def test_o_through_a_symlink_replaces_the_file_and_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.mp3"
+    real.write_bytes(OLD_MP3)
+    link = tmp_path / "link.mp3"
+    link.symlink_to(real.name)
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", link, cache=tmp_path / "c")
+    assert code == 0, err
+    assert link.is_symlink() and real.read_bytes().startswith(b"ID3\x03")
+    assert real.read_bytes() != OLD_MP3
+
+
+def test_an_unwritable_folder_is_refused_before_any_speech(tmp_path: Path) -> None:
+    log = tmp_path / "spoken.log"
+    code, _, err = run(
+        "build", GOOD, "--engine", "fake", "-o", "/proc/psoas-audio/x.mp3",
+        cache=tmp_path / "c", env={"FAKE_ENGINE_LOG": str(log)},
+    )  # fmt: skip
+    assert code == 1 and err.startswith("cannot create the folder /proc/psoas-audio:"), err
+    assert not log.exists()  # nothing was spoken
+
+
+def damage(cache: Path, seed: int = 7) -> int:
+    """Truncate half of the entries and fill the rest with noise under an intact header."""
+    rng = random.Random(seed)
+    entries = sorted(p for p in cache.rglob("*") if p.is_file() and p.parent.name != "tmp")
+    for index, path in enumerate(entries):
+        data = path.read_bytes()
+        if index % 2:
+            path.write_bytes(data[: rng.randrange(1, len(data))])
+        else:
+            keep = HEADER + 4  # the magic, the checksum and a clip's sample rate stay
+            path.write_bytes(data[:keep] + rng.randbytes(len(data) - keep))
+    return len(entries)
+
+
+@pytest.mark.e2e
+def test_a_damaged_cache_heals_and_the_track_matches_a_clean_build(tmp_path: Path) -> None:
+    from test_e2e import SHORT
+
+    routine = tmp_path / "short.yaml"
+    routine.write_text(SHORT, encoding="utf-8")
+    clean, healed = tmp_path / "clean.mp3", tmp_path / "healed.mp3"
+    cache = tmp_path / "cache"
+    code, _, err = run("build", routine, "-o", clean, cache=cache)
+    assert code == 0, err
+    assert damage(cache) >= 10
+    code, _, err = run("build", routine, "-o", healed, cache=cache)
+    assert code == 0, err
+    assert "note: the cache had" in err and "discarded and made again" in err
+    clean_audio, healed_audio = decode(clean), decode(healed)
+    assert abs(len(healed_audio) - len(clean_audio)) / RATE <= 0.001
+    assert ebur128(healed)[0] == pytest.approx(ebur128(clean)[0], abs=0.1)
+    code, plan, err = run("plan", routine, "--json", cache=cache)
+    assert code == 0, err
+    assert_track_follows_plan(routine, json.loads(plan), healed_audio)  # no noise anywhere
+
+
+SHARED_LINES = [
+    "Lie down on your back.",
+    "Let your knees fall open.",
+    "Breathe into the belly.",
+    "Soften the jaw.",
+    "Come back slowly.",
+]
+
+
+@pytest.mark.e2e
+def test_six_builds_of_three_routines_share_a_cold_cache_at_once(tmp_path: Path) -> None:
+    routines = []
+    for index in range(3):
+        lines = SHARED_LINES[index : index + 3]
+        body = "".join(f"  - say: {line}\n  - hold: 2s\n" for line in lines)
+        routine = tmp_path / f"r{index}.yaml"
+        routine.write_text(f"title: Routine {index}\nchime: tick\nsteps:\n{body}")
+        routines.append(routine)
+    cache = tmp_path / "cache"
+
+    def build(routine: Path, copy: int) -> subprocess.Popen[str]:
+        return start("build", routine, "-o", tmp_path / f"{routine.stem}-{copy}.mp3", cache=cache)
+
+    processes = [(routine, copy, build(routine, copy)) for copy in range(2) for routine in routines]
+    for _, _, process in processes:
+        code, _, err = finish(process, timeout=600)
+        assert code == 0, err
+    for routine, copy, _ in processes:
+        code, plan, err = run("plan", routine, "--json", cache=cache)
+        assert code == 0, err
+        audio = decode(tmp_path / f"{routine.stem}-{copy}.mp3")
+        assert_track_follows_plan(routine, json.loads(plan), audio)
+
+
+def fake_ffmpeg(folder: Path, script: str) -> dict[str, str]:
+    folder.mkdir()
+    ffmpeg = folder / "ffmpeg"
+    ffmpeg.write_text(f"#!/bin/sh\n{script}\n")
+    ffmpeg.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("exec sleep 600", "ffmpeg stopped taking audio while encoding 1 minutes of audio "
+                           "(nothing for 2s) and was stopped"),
+        ("cat > /dev/null; exec sleep 600", "ffmpeg did not finish encoding 1 minutes of audio "
+                                            "within 3s and was stopped"),
+    ],
+    ids=["takes-nothing", "never-finishes"],
+)  # fmt: skip
+def test_a_hung_ffmpeg_is_a_clear_error_within_its_time_limit(
+    script: str, message: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "mini.mp3"
+    target.write_bytes(OLD_MP3)
+    env = fake_ffmpeg(tmp_path / "bin", script)
+    prelude = "import psoas_audio.tools as t; t.STALL_SECONDS = 2; t.FINISH_SECONDS = 2; "
+    started = time.monotonic()
+    process = start("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / "c",
+                    prelude=prelude, env=env)  # fmt: skip
+    code, _, err = finish(process, timeout=60)
+    assert code == 1 and err.strip() == message
+    assert time.monotonic() - started < 30
+    assert target.read_bytes() == OLD_MP3 and leftovers(tmp_path) == []
+
+
+def test_a_file_open_elsewhere_on_windows_is_retried_then_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "x.mp3"
+    monkeypatch.setattr(files, "RETRY_BUSY", True)
+    monkeypatch.setattr(files, "BUSY_RETRY_SECONDS", 0.5)
+    real_replace, failures = os.replace, list[Any]()
+
+    def busy(source: Any, destination: Any) -> None:
+        if len(failures) < 3:
+            failures.append(destination)
+            raise PermissionError(13, "in use")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", busy)
+    with files.staged(target) as staged:
+        staged.path.write_bytes(OLD_MP3)
+        staged.commit()  # three refusals, then the player let go
+    assert target.read_bytes() == OLD_MP3 and len(failures) == 3
+
+    monkeypatch.setattr(os, "replace", lambda *args: (_ for _ in ()).throw(PermissionError(13)))
+    with files.staged(target) as staged, pytest.raises(OutputError) as caught:
+        staged.path.write_bytes(b"ID3new")
+        staged.commit()
+    assert "another program (a player?) has it open; close it and build again" in str(caught.value)
+    assert target.read_bytes() == OLD_MP3 and leftovers(tmp_path) == []
+
+
+def test_a_full_disk_is_refused_before_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from psoas_audio.cli import app
+
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real_usage(path)._replace(free=100_000))
+    result = CliRunner().invoke(app, ["build", str(GOOD), "--engine", "fake", "-o", f"{tmp_path}/"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"not enough space in {tmp_path}: the track needs about 0.")
+    assert list(tmp_path.iterdir()) == []
