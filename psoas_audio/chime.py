@@ -29,7 +29,7 @@ class ChimeStyle:
     release: float = 1.0  # seconds of the tail taken smoothly to exact zero
 
 
-# Risset's additive bell (AUDIO-FACTS.md): inharmonic partials, detuned pairs, high ones die first.
+# Risset's additive bell: inharmonic partials, detuned pairs that beat, high partials die first.
 BELL = ChimeStyle(
     base_hz=440.0,
     seconds=8.0,
