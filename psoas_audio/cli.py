@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -172,14 +173,26 @@ def build(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing -o file even if it is not an MP3.")
     ] = False,
+    transcript: Annotated[
+        bool,
+        typer.Option(
+            "--transcript/--no-transcript", help="Write STEM.vtt, the timed words, beside the MP3."
+        ),
+    ] = True,
+    lrc: Annotated[
+        bool, typer.Option("--lrc", help="Also write STEM.lrc (synced lyrics for music players).")
+    ] = False,
 ) -> None:
-    """Build each routine into an MP3 and print its path and length."""
+    """Build each routine into an MP3 (with a .vtt transcript) and print its path and length."""
     with _reported() as session:
-        options = _options(sets, engine, voice, rate, loudness, force)
+        options = replace(
+            _options(sets, engine, voice, rate, loudness, force), transcript=transcript, lrc=lrc
+        )
         sources = _check_all(routines, options)  # all mistakes first; nothing is written on any
         targets = _targets(routines, output)
-        for target in targets:  # every target checked before any speech work
-            files.output_target(target, force=force)
+        for target in targets:  # every file of every build checked before any speech work
+            for path, kind in pipeline.outputs(target, options):
+                files.output_target(path, kind, force=force)
         for source, target in zip(sources, targets, strict=True):
             with _display(session, source.path.name) as display:
                 built = pipeline.build(source, target, options, display)

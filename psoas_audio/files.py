@@ -15,6 +15,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import interrupts
@@ -26,21 +27,32 @@ BUSY_RETRY_SECONDS = 3.0  # Windows: a file open in a player cannot be replaced 
 RETRY_BUSY = os.name == "nt"
 UNLOCKED_LEFTOVER_SECONDS = 24 * 3600.0  # without OS locks, a day-old temporary is a leftover
 
-Sniff = Callable[[bytes], bool]
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of file a build writes, and how to tell one by its first bytes."""
+
+    what: str  # "an MP3", for messages
+    sniff: Callable[[bytes], bool]
 
 
-def looks_like_mp3(head: bytes) -> bool:
-    """An ID3 tag or an MPEG audio frame sync at the start: a file a build may replace."""
+def _looks_like_mp3(head: bytes) -> bool:
+    """An ID3 tag or an MPEG audio frame sync at the start."""
     return head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] >= 0xE0)
 
 
-def output_target(
-    target: Path, *, force: bool = False, ours: Sniff = looks_like_mp3, what: str = "an MP3"
-) -> Path:
+MP3 = Kind("an MP3", _looks_like_mp3)
+VTT = Kind(
+    "a WebVTT transcript", lambda head: head.removeprefix(b"\xef\xbb\xbf").startswith(b"WEBVTT")
+)
+LRC = Kind("an LRC lyrics file", lambda head: head.lstrip().startswith(b"["))
+
+
+def output_target(target: Path, kind: Kind = MP3, *, force: bool = False) -> Path:
     """The real file a build may replace at target (symlinks followed), or OutputError.
 
     Refused: folders, devices, FIFOs and sockets always; an existing non-empty file whose
-    bytes are not `what` unless force (a mistyped -o must never eat a routine).
+    bytes are not of this kind unless force (a mistyped -o must never eat a routine).
     """
     try:
         real = Path(os.path.realpath(target))
@@ -63,9 +75,9 @@ def output_target(
             raise OutputError(
                 f"{target}: cannot read it to check what it is: {_reason(exc)}"
             ) from None
-        if not ours(head):
+        if not kind.sniff(head):
             raise OutputError(
-                f"{target}: exists and is not {what}; refusing to replace it "
+                f"{target}: exists and is not {kind.what}; refusing to replace it "
                 "(--force replaces it anyway)"
             )
     return real

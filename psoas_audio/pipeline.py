@@ -3,6 +3,8 @@ staged beside the output and put in place by one rename."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from typing import Protocol
 from . import files, interrupts, tools
 from .cache import Cache
 from .chime import chime
+from .cover import CoverError, cover_from_file, generated_cover
 from .errors import PlanError, RoutineError
 from .export import DEFAULT_BITRATE, encode_mp3, encoded_size, measure_loudness
 from .level import TARGET_LUFS, Leveler, Levels, Source
@@ -24,6 +27,7 @@ from .speech.engine import UnknownVoice, engine_path
 from .speech.speaker import DEFAULT_TIMEOUT, Clips
 from .tags import Tags, write_tags
 from .timeline import PlanSettings, Timeline, chime_styles, expand, measure, phrases, plan
+from .transcript import lrc, webvtt
 
 MAX_TRACK_SECONDS = 10 * 3600.0
 MAX_CUES = 50_000
@@ -43,6 +47,8 @@ class Options:
     bitrate: int = DEFAULT_BITRATE
     loudness: float = TARGET_LUFS  # integrated LUFS of the finished track
     force: bool = False  # replace an existing output file even if it is not an MP3
+    transcript: bool = True  # STEM.vtt beside the MP3
+    lrc: bool = False  # STEM.lrc beside it too
 
 
 class Reporter(Protocol):
@@ -97,6 +103,7 @@ class Planned:
 class Built:
     output: Path
     seconds: float
+    written: tuple[Path, ...] = ()  # the MP3 and its sidecars
 
 
 def check(path: Path, options: Options = Options()) -> RoutineFile:
@@ -118,6 +125,11 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
         limit = f"the routine unrolls into {size.cues:,} steps; at most {MAX_CUES:,} are allowed"
     if limit:
         raise RoutineError([source.document.problem(("steps",), limit)])
+    if source.routine.cover:
+        try:
+            cover_from_file(cover_path(source))
+        except CoverError as exc:
+            raise RoutineError([source.document.problem(("cover",), str(exc))]) from None
     return source
 
 
@@ -168,50 +180,105 @@ def leveler_for(planned: Planned, options: Options) -> Leveler:
     return planned.leveler(options.loudness, sound)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a track stands in a batch: its album and its number there."""
+
+    album: str
+    number: int
+    count: int
+
+
+def outputs(output: Path, options: Options) -> list[tuple[Path, files.Kind]]:
+    """Every file a build of this output writes: the MP3, then its sidecars beside it."""
+    wanted = [(output, files.MP3)]
+    for suffix, kind, on in ((".vtt", files.VTT, options.transcript),
+                             (".lrc", files.LRC, options.lrc)):  # fmt: skip
+        if on:
+            sidecar = output.with_suffix(suffix)
+            wanted.append(
+                (sidecar if sidecar != output else output.with_name(output.name + suffix), kind)
+            )
+    return wanted
+
+
 def build(
     source: RoutineFile,
     output: Path,
     options: Options = Options(),
     reporter: Reporter | None = None,
+    place: Place | None = None,
 ) -> Built:
-    """Compile one validated routine into an MP3 at output.
+    """Compile one validated routine into an MP3 at output, with its sidecars beside it.
 
-    Nothing at output changes until the finished, tagged and loudness-checked file replaces
-    it in one rename; what is there must be an MP3 (or options.force) and a regular file.
+    Nothing at any of them changes until the finished, tagged and loudness-checked files
+    replace them, each in one rename, none split by an interrupt; what is there must be of
+    the same kind (or options.force) and a regular file.
     """
     reporter = reporter or _Silent()
+    wanted = outputs(output, options)
+    for path, kind in wanted:
+        files.output_target(path, kind, force=options.force)
     target = files.output_target(output, force=options.force)
     tools.ffmpeg_path()  # fail before any speech work when ffmpeg is missing
-    with files.output_folder(target.parent):
+    with files.output_folder(target.parent), contextlib.ExitStack() as stack:
         planned = plan_routine(source, options, reporter)
         timeline = planned.timeline
         files.ensure_space(target.parent, encoded_size(timeline.seconds, options.bitrate))
         leveler = leveler_for(planned, options)
-        with files.staged(target) as staged:
+        staged = [
+            stack.enter_context(files.staged(files.output_target(path, kind, force=options.force)))
+            for path, kind in wanted
+        ]
+        mp3 = staged[0].path
 
-            def encode(levels: Levels) -> None:
-                reporter.start("encoding", timeline.length)
-                done = 0
+        def encode(levels: Levels) -> None:
+            reporter.start("encoding", timeline.length)
+            done = 0
 
-                def advance(samples: int) -> None:
-                    nonlocal done
-                    done += samples
-                    reporter.update(done)
+            def advance(samples: int) -> None:
+                nonlocal done
+                done += samples
+                reporter.update(done)
 
-                pcm = render(timeline, partial(leveler.clip, levels=levels))
-                encode_mp3(pcm, staged.path, timeline.seconds, options.bitrate, advance)
+            pcm = render(timeline, partial(leveler.clip, levels=levels))
+            encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance)
 
-            reporter.start("leveling", 1)
-            leveler.encode_on_target(
-                timeline, encode, lambda: measure_loudness(staged.path, timeline.seconds)
-            )
-            routine = source.routine
-            write_tags(
-                staged.path,
-                Tags(routine.title, routine.author, routine.description, timeline.chapters),
-            )
-            files.output_target(output, force=options.force)  # still ours to replace
-            with interrupts.deferred():
-                staged.commit()
-                reporter.written(output)
-    return Built(output, timeline.seconds)
+        reporter.start("leveling", 1)
+        leveler.encode_on_target(timeline, encode, lambda: measure_loudness(mp3, timeline.seconds))
+        write_tags(mp3, track_tags(source, timeline, place))
+        for (_, kind), file in zip(wanted[1:], staged[1:], strict=True):
+            text = webvtt(timeline) if kind is files.VTT else lrc(timeline, source.routine.author)
+            file.path.write_text(text, encoding="utf-8")
+        for path, kind in wanted:
+            files.output_target(path, kind, force=options.force)  # still ours to replace
+        with interrupts.deferred():
+            for (path, _), file in zip(wanted, staged, strict=True):
+                file.commit()
+                reporter.written(path)
+    return Built(output, timeline.seconds, tuple(path for path, _ in wanted))
+
+
+def track_tags(source: RoutineFile, timeline: Timeline, place: Place | None = None) -> Tags:
+    """The MP3's tags: the routine's own, its place in a batch, its cover (or a drawn one)."""
+    routine = source.routine
+    if routine.cover:
+        picture = cover_from_file(cover_path(source))
+    else:
+        picture = generated_cover(routine.title, routine.author)
+    return Tags(
+        title=routine.title,
+        artist=routine.author,
+        comment=routine.description,
+        chapters=timeline.chapters,
+        album=routine.album or (place.album if place else routine.title),
+        genre=routine.genre,
+        year=datetime.date.today().year,
+        track=(place.number, place.count) if place else None,
+        cover=picture,
+    )
+
+
+def cover_path(source: RoutineFile) -> Path:
+    assert source.routine.cover is not None
+    return source.path.parent / source.routine.cover

@@ -28,6 +28,7 @@ from .template import ACTIONS, PRIMARY_ACTIONS, template
 from .yamlsource import Path_, SourceDocument, load_document
 
 MAX_REPEAT = 100
+DEFAULT_GENRE = "Health & Fitness"  # what podcast directories call it, too
 
 
 def _duration(value: object) -> float:
@@ -216,8 +217,11 @@ class Routine(_Model):
     """A validated routine with its {vars} already filled in (loop variables stay as {side})."""
 
     title: Text
-    author: Text | None = None
-    description: Text | None = None
+    author: Text | None = None  # the MP3's artist
+    description: Text | None = None  # the MP3's comment
+    album: Text | None = None  # default: the folder's name in a batch, else the title
+    genre: Text = DEFAULT_GENRE
+    cover: Text | None = None  # a PNG or JPEG beside the routine; default: one is drawn
     voice: Voice = Voice()
     vars: dict[str, str | int | float] = {}
     chime: FinalChime = True  # the final chime: true (the default style), false, or a style

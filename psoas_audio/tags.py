@@ -1,5 +1,6 @@
-"""ID3v2.3 tags that phones and desktop players read: title, artist, a COMM description, and
-chapters (CHAP frames in time order under one ordered, top-level CTOC).
+"""ID3v2.3 tags that phones and desktop players read: title, artist, album, genre, year, track
+number, a COMM description, the cover (APIC), and chapters (CHAP frames in time order under one
+ordered, top-level CTOC).
 """
 
 from __future__ import annotations
@@ -8,7 +9,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mutagen import MutagenError
-from mutagen.id3 import CHAP, COMM, CTOC, ID3, TIT2, TPE1, CTOCFlags, ID3NoHeaderError
+from mutagen.id3 import (
+    APIC,
+    CHAP,
+    COMM,
+    CTOC,
+    ID3,
+    TALB,
+    TCON,
+    TDRC,
+    TIT2,
+    TPE1,
+    TRCK,
+    CTOCFlags,
+    ID3NoHeaderError,
+    PictureType,
+)
 
 from .errors import EncodeError
 from .pcm import SAMPLE_RATE
@@ -24,6 +40,11 @@ class Tags:
     artist: str | None = None
     comment: str | None = None
     chapters: tuple[Span, ...] = ()  # the track's chapters, as the timeline lays them out
+    album: str | None = None
+    genre: str | None = None
+    year: int | None = None
+    track: tuple[int, int] | None = None  # (n, of N) in a batch
+    cover: bytes | None = None  # a JPEG
 
 
 def write_tags(path: Path, tags: Tags) -> None:
@@ -36,8 +57,21 @@ def write_tags(path: Path, tags: Tags) -> None:
         id3.add(TIT2(encoding=UTF8, text=[tags.title]))
         if tags.artist:
             id3.add(TPE1(encoding=UTF8, text=[tags.artist]))
+        if tags.album:
+            id3.add(TALB(encoding=UTF8, text=[tags.album]))
+        if tags.genre:
+            id3.add(TCON(encoding=UTF8, text=[tags.genre]))
+        if tags.year:
+            id3.add(TDRC(encoding=UTF8, text=[str(tags.year)]))  # saved as TYER in v2.3
+        if tags.track:
+            id3.add(TRCK(encoding=UTF8, text=[f"{tags.track[0]}/{tags.track[1]}"]))
         if tags.comment:
             id3.add(COMM(encoding=UTF8, lang="eng", desc="", text=[tags.comment]))
+        if tags.cover:
+            id3.add(
+                APIC(encoding=UTF8, mime="image/jpeg", type=PictureType.COVER_FRONT,
+                     desc="Cover", data=tags.cover)
+            )  # fmt: skip
         _add_chapters(id3, tags.chapters)
         id3.save(path, v2_version=3)
         _chapters_in_time_order(path)

@@ -84,10 +84,12 @@ def test_an_interrupt_at_any_moment_of_a_cold_build_leaves_the_old_mp3_whole(
         process.send_signal(sig)
         code, _, err = finish(process)
         assert leftovers(folder) == [], f"after {sig.name} at {delay:.2f}s"
-        assert sorted(p.name for p in folder.iterdir()) == ["mini.mp3"]
+        written = sorted(p.name for p in folder.iterdir())
         if code == 130 and "nothing was written" in err:
             assert target.read_bytes() == OLD_MP3, f"{sig.name} at {delay:.2f}s"
-        else:  # the signal came as the finished file was put in place, or after
+            assert written == ["mini.mp3"]
+        else:  # the signal came as the finished files were put in place, or after
+            assert written == ["mini.mp3", "mini.vtt"]  # the track and its transcript together
             assert code in (0, 130), err
             assert code == 0 or f"interrupted after writing {target}" in err
             assert len(decode(target)) / RATE == pytest.approx(49.256, abs=0.05)
@@ -115,7 +117,12 @@ def test_a_killed_build_leaves_leftovers_that_the_next_build_removes(tmp_path: P
     code, _, err = run("build", routine, "--engine", "fake", "-o", target, cache=cache)
     assert code == 0, err
     assert leftovers(tmp_path) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "long.mp3", "long.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cache",
+        "long.mp3",
+        "long.vtt",
+        "long.yaml",
+    ]
     assert [p for p in (cache / "tmp").iterdir()] == []
 
 

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
+import io
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+import webvtt
+from mutagen.id3 import PictureType
+from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import Writer
+from conftest import TESTS, Writer
 from measure import id3_frames, probe_tags
 from psoas_audio.cli import app
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.timeline import Event, Span, track_chapters
 
+GOOD = TESTS / "golden" / "lunge-mini.yaml"
 # Long titles first: mutagen sorts frames by size when it saves, the opposite of time order.
 TITLES = ["A very long first chapter title indeed", "Shorter second one", "Third", "3rd"]
 
@@ -62,3 +71,99 @@ def test_only_outermost_sections_become_chapters_end_to_end() -> None:
     events = [event(0, 2), event(2, 4), event(4, 6), event(6, 10)]
     sections = (span("Outer", 0, 6), span("Inner", 2, 4), span("Empty", 6, 6), span("Last", 7, 9))
     assert track_chapters(events, sections) == (span("Outer", 0, 7), span("Last", 7, 10))
+
+
+def build(routine: Path, target: Path, *options: str) -> None:
+    result = CliRunner().invoke(
+        app, ["build", str(routine), "--engine", "fake", "-o", str(target), *options]
+    )
+    assert result.exit_code == 0, result.stderr
+
+
+def plan_of(routine: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["plan", str(routine), "--engine", "fake", "--json"])
+    assert result.exit_code == 0, result.stderr
+    plan: dict[str, Any] = json.loads(result.stdout)
+    return plan
+
+
+def test_every_build_is_tagged_for_a_phone_with_a_drawn_cover(tmp_path: Path) -> None:
+    target = tmp_path / "mini.mp3"
+    build(GOOD, target)
+    tags = probe_tags(target)["format"]["tags"]
+    assert tags["title"] == "Lunge mini" and tags["artist"] == "Tests"
+    assert tags["album"] == "Lunge mini"  # no album, no batch: the title
+    assert tags["genre"] == "Health & Fitness"
+    assert tags["date"] == str(datetime.date.today().year)  # TYER, as v2.3 has it
+    [picture] = id3_frames(target, "APIC")
+    assert (picture.type, picture.mime) == (PictureType.COVER_FRONT, "image/jpeg")
+    assert len(picture.data) <= 500_000
+    with Image.open(io.BytesIO(picture.data)) as image:
+        assert image.format == "JPEG" and image.mode == "RGB"
+        assert image.width == image.height >= 600
+        corners = {image.getpixel((0, 0)), image.getpixel((image.width - 1, image.height - 1))}
+        assert len(corners) == 2  # a gradient, not a blank square
+
+
+def test_a_routine_cover_of_any_shape_is_cropped_square_and_resized(
+    write: Writer, tmp_path: Path
+) -> None:
+    Image.new("RGBA", (3000, 1200), (200, 40, 40, 128)).save(tmp_path / "wide.png")
+    routine = write("r.yaml", "title: T\nalbum: My album\ngenre: Yoga\ncover: wide.png\n"
+                    "steps: [{say: Hi.}]\n")  # fmt: skip
+    build(routine, tmp_path / "r.mp3")
+    tags = probe_tags(tmp_path / "r.mp3")["format"]["tags"]
+    assert (tags["album"], tags["genre"]) == ("My album", "Yoga")
+    [picture] = id3_frames(tmp_path / "r.mp3", "APIC")
+    with Image.open(io.BytesIO(picture.data)) as image:
+        assert image.size == (1400, 1400) and image.mode == "RGB"
+
+
+def test_a_missing_or_unreadable_cover_is_an_error_at_its_line(write: Writer) -> None:
+    routine = write("r.yaml", "title: T\ncover: nowhere.png\nsteps: [{say: Hi.}]\n")
+    result = CliRunner().invoke(app, ["check", str(routine), "--engine", "fake"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{routine}:2:8: cannot read the cover image ")
+    (routine.parent / "notes.png").write_text("not an image")
+    routine.write_text("title: T\ncover: notes.png\nsteps: [{say: Hi.}]\n")
+    result = CliRunner().invoke(app, ["build", str(routine), "--engine", "fake"])
+    assert result.exit_code == 1 and "cannot read the cover image" in result.stderr
+
+
+def seconds(clock: str) -> float:
+    hours, minutes, rest = clock.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+
+def test_the_transcript_times_every_spoken_line_as_planned(tmp_path: Path) -> None:
+    routine = TESTS / "golden" / "cues.yaml"
+    target = tmp_path / "cues.mp3"
+    build(routine, target, "--lrc")
+    plan = plan_of(routine)
+    spoken = [e for e in plan["events"] if e["kind"] == "speech"]
+    assert any(e["role"] != "say" for e in spoken)  # cues inside holds are there too
+    captions = webvtt.read(str(target.with_suffix(".vtt"))).captions
+    assert [c.text for c in captions] == [e["text"] for e in spoken]
+    for caption, event in zip(captions, spoken, strict=True):  # to the millisecond
+        assert seconds(caption.start) == pytest.approx(event["start"], abs=0.0006)
+        assert seconds(caption.end) == pytest.approx(event["end"], abs=0.0006)
+    lyrics = target.with_suffix(".lrc").read_text(encoding="utf-8").splitlines()
+    assert lyrics[0] == "[ti:Cues]"
+    timed = [line for line in lyrics if line[1:3].isdigit()]
+    assert [line.split("]", 1)[1] for line in timed] == [e["text"] for e in spoken]
+    assert timed == sorted(timed)
+
+
+def test_no_transcript_writes_the_mp3_alone(tmp_path: Path) -> None:
+    build(GOOD, tmp_path / "mini.mp3", "--no-transcript")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mini.mp3"]
+
+
+def test_a_sidecar_that_is_not_a_transcript_is_refused_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "mini.vtt").write_text("my own notes\n")
+    result = CliRunner().invoke(
+        app, ["build", str(GOOD), "--engine", "fake", "-o", str(tmp_path / "mini.mp3")]
+    )
+    assert result.exit_code == 1
+    assert "mini.vtt: exists and is not a WebVTT transcript" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mini.vtt"]
