@@ -22,7 +22,7 @@ from .level import TARGET_LUFS
 from .pcm import to_seconds
 from .routine import RoutineFile
 from .speech import list_voices
-from .speech.engine import speaks
+from .speech.engine import resolve_language, speaks
 from .timeline import Timeline
 
 app = typer.Typer(
@@ -35,7 +35,10 @@ stderr = Console(stderr=True, highlight=False)
 
 # readable=False: an unreadable file is our one-line error, not Click's usage block.
 Routines = Annotated[
-    list[Path], typer.Argument(help="Routine YAML files.", show_default=False, readable=False)
+    list[Path],
+    typer.Argument(
+        metavar="ROUTINE", help="Routine YAML files.", show_default=False, readable=False
+    ),
 ]
 Sets = Annotated[
     list[str] | None,
@@ -248,7 +251,7 @@ def _check_all(
 
 @app.command(
     epilog="Examples:  psoas-audio check routines/*.yaml\n\n"
-    "psoas-audio check routines/kneeling-lunge-stretch.yaml --set hold=30s --engine piper"
+    "psoas-audio check routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 140"
 )
 def check(
     routines: Routines,
@@ -273,7 +276,10 @@ def check(
 )
 def plan(
     routine: Annotated[
-        Path, typer.Argument(help="A routine YAML file.", show_default=False, readable=False)
+        Path,
+        typer.Argument(
+            metavar="ROUTINE", help="A routine YAML file.", show_default=False, readable=False
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
     sets: Sets = None,
@@ -321,7 +327,10 @@ def voices(
 ) -> None:
     """List the voices an engine offers on this machine."""
     with _reported():
-        for voice in list_voices(engine):
+        found = list_voices(engine)
+        if language is not None:
+            resolve_language(language, found, engine)  # none speaks it: say so, and exit 1
+        for voice in found:
             if language is None or speaks(voice, language):
                 languages = ",".join(voice.languages)
                 typer.echo(f"{voice.id:<28} {voice.name:<28} {languages}")

@@ -7,14 +7,16 @@ import re
 MAX_STEP_SECONDS = 2 * 3600.0
 MIN_SECONDS = 0.001  # anything shorter rounds to no samples at all and would vanish
 
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_NUMBER = r"\d+(?:\.\d+)?"
 _DURATION = re.compile(
-    r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
+    rf"^(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?"
+    rf"(?:(?P<ms>{_NUMBER})ms)?$"
 )
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a number or a string like "20s", "2m", "1m30s", "1h"; ValueError if not."""
+    """Seconds from a number or text like "20s", "2m", "1m30s", "1h" or "500ms"; else ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 20s, 1m30s or 90, got {value!r}")
     if isinstance(value, int | float):

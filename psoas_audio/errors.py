@@ -40,14 +40,15 @@ class RoutineError(PsoasError):
 
 
 class PlanError(PsoasError):
-    """A step that cannot be laid out with the speech it got (a cue longer than its slot).
+    """Steps that cannot be laid out with the speech they got (cues longer than their slots).
 
-    loc is the YAML path of the offending key; the pipeline turns it into FILE:LINE:COL.
+    Each problem is (the YAML path of the offending key, a message); the pipeline turns the
+    paths into FILE:LINE:COL.
     """
 
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        self.loc, self.message = loc, message
-        super().__init__(message)
+    def __init__(self, problems: Sequence[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(message for _, message in self.problems))
 
 
 class SourceFileError(PsoasError):

@@ -34,6 +34,7 @@ class Kind:
 
     what: str  # "an MP3", for messages
     sniff: Callable[[bytes], bool]
+    suffix: str  # what its name ends in: players go by it
 
 
 def _looks_like_mp3(head: bytes) -> bool:
@@ -41,33 +42,43 @@ def _looks_like_mp3(head: bytes) -> bool:
     return head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] >= 0xE0)
 
 
-MP3 = Kind("an MP3", _looks_like_mp3)
+MP3 = Kind("an MP3", _looks_like_mp3, ".mp3")
 VTT = Kind(
-    "a WebVTT transcript", lambda head: head.removeprefix(b"\xef\xbb\xbf").startswith(b"WEBVTT")
+    "a WebVTT transcript",
+    lambda head: head.removeprefix(b"\xef\xbb\xbf").startswith(b"WEBVTT"),
+    ".vtt",
 )
-LRC = Kind("an LRC lyrics file", lambda head: head.lstrip().startswith(b"["))
+LRC = Kind("an LRC lyrics file", lambda head: head.lstrip().startswith(b"["), ".lrc")
 
 
 def output_target(target: Path, kind: Kind = MP3, *, force: bool = False) -> Path:
     """The real file a build may replace at target (symlinks followed), or OutputError.
 
-    Refused: folders, devices, FIFOs and sockets always; an existing non-empty file whose
-    bytes are not of this kind unless force (a mistyped -o must never eat a routine).
+    Refused: folders, devices, FIFOs and sockets always; unless force, a name without the
+    kind's suffix, and an existing non-empty file whose bytes are not of this kind (a
+    mistyped -o must never eat a routine).
     """
     try:
         real = Path(os.path.realpath(target))
-        info = real.stat()
+        info: os.stat_result | None = real.stat()
     except (FileNotFoundError, NotADirectoryError):
-        return real  # nothing there yet; output_folder() makes or refuses the folder
+        info = None  # nothing there yet; output_folder() makes or refuses the folder
     except OSError as exc:
         raise OutputError(f"{target}: {_reason(exc)}") from None
-    if stat.S_ISDIR(info.st_mode):
+    if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{target}: is a folder; to write into it, end the path with /")
-    if not stat.S_ISREG(info.st_mode):
+    if info is not None and not stat.S_ISREG(info.st_mode):
         raise OutputError(
             f"{target}: not a regular file (a device, FIFO or socket); refusing to replace it"
         )
-    if info.st_size and not force:
+    if force:
+        return real
+    if target.suffix.lower() != kind.suffix:
+        raise OutputError(
+            f"{target}: {kind.what} would be written here, but the name does not end in "
+            f"{kind.suffix} (--force writes it anyway)"
+        )
+    if info is not None and info.st_size:
         try:
             with real.open("rb") as handle:
                 head = handle.read(16)

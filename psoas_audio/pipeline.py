@@ -170,7 +170,8 @@ def plan_routine(
     try:
         timeline = plan(source.routine, cues, speech.lengths, lengths, options.spacing)
     except PlanError as exc:
-        raise RoutineError([source.document.problem(exc.loc, exc.message)]) from None
+        problems = [source.document.problem(loc, message) for loc, message in exc.problems]
+        raise RoutineError(problems) from None
     return Planned(source, timeline, speech, chimes, digests)
 
 

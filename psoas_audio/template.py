@@ -22,6 +22,7 @@ PRIMARY_ACTIONS = ("pause", "hold", "rest", "chime", "section", "sides", "repeat
 ACTIONS = ("say", "pause", "hold", "rest", "chime", "section", "sides", "repeat")
 # Durations and counts, not text: filled with typed routine vars only.
 VALUE_FIELDS = frozenset({"pause", "hold", "rest", "repeat", "every", "countdown"})
+DURATION_FIELDS = frozenset({"pause", "hold", "rest", "every", "breath"})
 
 Found = list[tuple[Path_, Problem]]
 
@@ -51,6 +52,7 @@ class _Templater:
         self.found: Found = []
         self.variables: dict[str, object] = {}
         self.from_set: dict[Path_, str] = {}
+        self.duration_vars = _duration_vars(document.data)
 
     def report(self, loc: Path_, message: str, *, key: bool = False) -> None:
         self.found.append((loc, self.document.problem(loc, message, key=key)))
@@ -130,7 +132,11 @@ class _Templater:
                 return self.variables[whole[1]]
             return fill(text, self.variables)
         # In text a block's own {rep}/{reps}/{side} win over a routine var of the same name.
-        visible = {k: _as_words(v) for k, v in self.variables.items() if k not in loop_vars}
+        visible = {
+            k: _as_words(v, k in self.duration_vars)
+            for k, v in self.variables.items()
+            if k not in loop_vars
+        }
         return fill(text, visible)
 
     def _check_step(self, step: dict[str, Any], loc: Path_) -> None:
@@ -155,11 +161,29 @@ def _scope_hint(name: str) -> str:
     return " (only inside a repeat block's steps)" if name in ("rep", "reps") else ""
 
 
-def _as_words(value: object) -> str:
-    """A duration inside a sentence is said in words: "hold for {hold}" -> "hold for 20 seconds"."""
-    if isinstance(value, str) and re.fullmatch(r"[\d.hms ]+", value) and re.search("[hms]", value):
+def _as_words(value: object, is_duration: bool) -> str:
+    """A duration inside a sentence is said in words: "hold for {hold}" -> "hold for 20 seconds".
+
+    A var is a duration when it is written as one ("20s") or is used as one anywhere in the
+    routine (hold: "{hold}" makes a bare 90 mean 90 seconds in "Hold for {hold}." too).
+    """
+    written_as_duration = (
+        isinstance(value, str) and re.fullmatch(r"[\d.hms ]+", value) and re.search("[hms]", value)
+    )
+    if written_as_duration or (is_duration and isinstance(value, str | int | float)):
         try:
             return spoken_length(parse_duration(value))
         except ValueError:
-            return value
+            return str(value)
     return str(value)
+
+
+def _duration_vars(data: object, key: object = None) -> set[str]:
+    """The vars used, whole or in part, where a duration goes."""
+    if isinstance(data, dict):
+        return set().union(*(_duration_vars(value, name) for name, value in data.items()))
+    if isinstance(data, list):
+        return set().union(*(_duration_vars(item, key) for item in data))
+    if isinstance(data, str) and key in DURATION_FIELDS:
+        return set(PLACEHOLDER.findall(data))
+    return set()

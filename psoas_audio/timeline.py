@@ -245,6 +245,7 @@ def plan(
         return bool(events) and events[-1].kind == "speech" and events[-1].role == "say"
 
     breath = to_samples(routine.breath if routine.breath is not None else settings.gap)
+    misfits: dict[Loc, str] = {}  # by step: a repeated step's misfit is reported once
     add(to_samples(settings.lead_in), "silence", "lead-in")
     for cue in cues:
         if isinstance(cue, Speak):
@@ -252,7 +253,7 @@ def plan(
                 add(breath, "silence", "gap")
             add(speech_lengths[cue.text], "speech", "say", cue.text, step_path(cue.loc))
         elif isinstance(cue, Quiet):
-            _quiet(cue, speech_lengths, add)
+            _quiet(cue, speech_lengths, add, misfits)
         elif isinstance(cue, Ring):
             if after_speech():
                 add(to_samples(settings.before_chime), "silence", "gap")
@@ -263,6 +264,8 @@ def plan(
         else:
             title, start = open_sections.pop()
             sections.append(Span(title, start, events[-1].end))
+    if misfits:
+        raise PlanError(list(misfits.items()))
     if after_speech() and not routine.chime:
         add(to_samples(settings.tail), "silence", "tail")
     sections.sort(key=lambda section: (section.start, -section.end))
@@ -286,11 +289,11 @@ def track_chapters(events: list[Event], sections: tuple[Span, ...]) -> tuple[Spa
     if heard_before:
         outer.insert(0, Span(INTRO_CHAPTER, 0, outer[0].start))
     if len(outer) > MAX_CHAPTERS:
-        raise PlanError(
-            ("steps",),
+        message = (
             f"the routine has {len(outer)} chapters (top-level sections); an MP3 can list at "
-            f"most {MAX_CHAPTERS}",
+            f"most {MAX_CHAPTERS}"
         )
+        raise PlanError([(("steps",), message)])
     starts = [0, *(span.start for span in outer[1:])]
     ends = [*starts[1:], events[-1].end]
     seen: set[str] = set()
@@ -305,19 +308,29 @@ def track_chapters(events: list[Event], sections: tuple[Span, ...]) -> tuple[Spa
     return tuple(chapters)
 
 
-def _quiet(cue: Quiet, speech_lengths: Mapping[str, int], add: Callable[..., None]) -> None:
-    """A silence of exactly cue.seconds, with its inner cues spoken at their own times."""
+def _quiet(
+    cue: Quiet,
+    speech_lengths: Mapping[str, int],
+    add: Callable[..., None],
+    misfits: dict[Loc, str],
+) -> None:
+    """A silence of exactly cue.seconds, with its inner cues spoken at their own times.
+
+    A cue too long for its slot is noted in misfits (by its key's YAML path) and left out.
+    """
     step, total = step_path(cue.loc), to_samples(cue.seconds)
     done = 0
     for inner in cue.inner:
         start, length = to_samples(inner.at), speech_lengths[inner.text]
         if start + length > to_samples(inner.until):
             slot = inner.until - inner.at
-            raise PlanError(
-                (*cue.loc, "remind" if inner.role == "remind" else inner.role),
+            where = (*cue.loc, "remind" if inner.role == "remind" else inner.role)
+            misfits.setdefault(
+                where,
                 f"the {inner.role} cue {shorten(inner.text)!r} takes {to_seconds(length):.2f}s "
                 f"but has {slot:g}s before the next cue or the end",
             )
+            continue
         add(start - done, "silence", cue.role, step=step)
         add(length, "speech", inner.role, inner.text, step, CUE_GAIN_DB[inner.role])
         done = start + length

@@ -242,5 +242,6 @@ def test_sigterm_during_a_build_leaves_no_partial_file(tmp_path: Path) -> None:
 def test_voices_can_be_filtered_by_language() -> None:
     code, out, _ = run("voices", "--engine", "fake", "--language", "en")
     assert code == 0 and len(out.splitlines()) == 2
-    code, out, _ = run("voices", "--engine", "fake", "--language", "de")
-    assert code == 0 and out == ""
+    code, out, err = run("voices", "--engine", "fake", "--language", "de")
+    assert code == 1 and out == ""
+    assert err.startswith("the fake engine has no voice for language 'de'")

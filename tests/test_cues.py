@@ -96,3 +96,25 @@ def test_a_reminder_too_long_for_its_slot_is_an_error_at_its_line(write: Writer)
         match=r"r\.yaml:5:7: the remind cue 'Let the whole back of the body grow\S*' takes 12\.95s",
     ):
         plan_routine(check(path, options), options)
+
+
+def test_every_cue_that_cannot_fit_is_reported_at_once(write: Writer) -> None:
+    long_line = "Let the whole back of the body grow heavy and wide on the floor."
+    path = write(
+        "r.yaml",
+        f"""\
+        title: T
+        steps:
+          - repeat: 3
+            steps:
+              - rest: 12s
+                remind: {{every: 1s, say: {long_line}}}
+          - hold: 20s
+            halfway: true
+            remind: {{every: 9s, say: {long_line}}}
+        """,
+    )
+    options = Options(engine="fake")
+    with pytest.raises(RoutineError) as caught:
+        plan_routine(check(path, options), options)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(6, 17), (9, 13)]

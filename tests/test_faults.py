@@ -76,6 +76,7 @@ def test_an_interrupt_at_any_moment_of_a_cold_build_leaves_the_old_mp3_whole(
     outcomes = []
     for index in range(12):  # SIGINT and SIGTERM, spread over the whole cold build
         target.write_bytes(OLD_MP3)
+        target.with_suffix(".vtt").unlink(missing_ok=True)
         delay = cold * (index // 2 + 0.5) / 6
         sig = signal.SIGINT if index % 2 else signal.SIGTERM
         process = start("build", GOOD, "--engine", "fake", "-o", target,
@@ -154,6 +155,7 @@ def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_pat
         target = tmp_path / "other-routine.yaml"
         target.write_bytes(GOOD.read_bytes())
     elif kind == "text":
+        target = tmp_path / "notes.mp3"  # named like a track, but not one
         target.write_text("my notes, not a track\n")
     elif kind == "device":
         target = Path("/dev/null")
@@ -178,7 +180,11 @@ def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_pat
     if kind == "symlink-loop":
         assert err == f"{target}: a symlink loop (the link points back at itself)\n"
     if kind in ("routine", "text"):
-        assert "--force replaces it anyway" in err
+        assert err.endswith(
+            "name does not end in .mp3 (--force writes it anyway)\n"
+            if kind == "routine"
+            else "exists and is not an MP3; refusing to replace it (--force replaces it anyway)\n"
+        )
         code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, "--force",
                            cache=tmp_path / "c")  # fmt: skip
         assert code == 0, err

@@ -98,6 +98,18 @@ def test_vars_fill_durations_counts_and_sentences(write: Writer) -> None:
     assert hold.say == "Hold {rep} of {reps}, for 1 minute 30 seconds."
 
 
+def test_a_bare_number_used_as_a_duration_is_spoken_as_one(write: Writer) -> None:
+    text = 'title: T\nvars: {hold: 30, reps: 3}\nsteps:\n  - say: Hold for {hold}, {reps} times.\n'
+    path = write("r.yaml", text + '  - hold: "{hold}"\n')
+    [say, _] = load_routine(path).routine.steps
+    assert isinstance(say, Say) and say.say == "Hold for 30 seconds, 3 times."
+    [say, _] = load_routine(path, {"hold": "90"}).routine.steps
+    assert isinstance(say, Say) and say.say == "Hold for 1 minute 30 seconds, 3 times."
+    unused = write("u.yaml", text)  # never a duration anywhere: just a number
+    [say] = load_routine(unused).routine.steps
+    assert isinstance(say, Say) and say.say == "Hold for 30, 3 times."
+
+
 def test_set_overrides_a_var(write: Writer) -> None:
     path = write("r.yaml", 'title: T\nvars: {hold: 20s}\nsteps: [{hold: "{hold}"}]\n')
     step = load_routine(path, {"hold": "45s"}).routine.steps[0]

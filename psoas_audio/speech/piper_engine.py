@@ -23,7 +23,10 @@ def length_scale(rate: int) -> float:
 
 
 VOICES = {"joe": VoiceInfo("joe", "Joe (en_US, medium)", ("en-us", "en"), "male")}
-_INSTALL = "the piper engine needs the neural extra: pip install 'psoas-audio[neural]'"
+_INSTALL = (
+    "the piper engine needs the neural extra: in this checkout, .venv/bin/pip install -e "
+    "'.[neural]' (elsewhere: pip install 'psoas-audio[neural]')"
+)
 
 
 class PiperEngine:
