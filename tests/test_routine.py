@@ -99,7 +99,7 @@ def test_vars_fill_durations_counts_and_sentences(write: Writer) -> None:
 
 
 def test_a_bare_number_used_as_a_duration_is_spoken_as_one(write: Writer) -> None:
-    text = 'title: T\nvars: {hold: 30, reps: 3}\nsteps:\n  - say: Hold for {hold}, {reps} times.\n'
+    text = "title: T\nvars: {hold: 30, reps: 3}\nsteps:\n  - say: Hold for {hold}, {reps} times.\n"
     path = write("r.yaml", text + '  - hold: "{hold}"\n')
     [say, _] = load_routine(path).routine.steps
     assert isinstance(say, Say) and say.say == "Hold for 30 seconds, 3 times."
