@@ -4,11 +4,7 @@ The public names load on first use, so the command line can catch Ctrl-C before 
 (numpy, pydantic, the speech engines) is imported.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # not typing's: importing typing costs time before Ctrl-C is caught
 if TYPE_CHECKING:
     from .errors import (
         CacheError,
@@ -40,7 +36,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in _HOMES:
         raise AttributeError(f"module 'psoas_audio' has no attribute {name!r}")
+    import importlib
+
     return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

@@ -1,16 +1,13 @@
 """`python -m psoas_audio` and the `psoas-audio` command: Ctrl-C is caught before any import."""
 
-from __future__ import annotations
-
 import os
 import signal
-from types import FrameType
 
 
 def catch_early_interrupts() -> None:
     """Until a command takes over, Ctrl-C or SIGTERM ends the process quietly: nothing is done."""
 
-    def leave(signum: int, frame: FrameType | None) -> None:
+    def leave(signum: int, frame: object) -> None:
         os.write(2, b"interrupted; nothing was written\n")
         os._exit(130)
 
@@ -22,7 +19,11 @@ def main() -> None:
     catch_early_interrupts()
     from .cli import app
 
-    app(prog_name="psoas-audio")
+    try:
+        app(prog_name="psoas-audio")
+    finally:  # the command is over and has said what it did: a late signal changes nothing
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,13 @@ discarded and made again, never played.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import shutil
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -33,6 +36,7 @@ MAGIC = b"PSOAS\x00c\x07"
 AUDIO, VALUE = b"A", b"V"
 HEADER = len(MAGIC) + 1 + 32  # magic, kind, sha256 of the body
 RATE_BYTES = 4
+MAX_VALUE_BYTES = 1 << 20  # values are a few hundred bytes: anything bigger is not ours
 
 
 def default_cache_dir() -> Path:
@@ -84,9 +88,11 @@ class Cache:
     def load_audio(self, ref: AudioRef) -> Samples | None:
         """The clip, or None if it is missing or damaged (a damaged one is discarded)."""
         path = self._path("audio", ref.digest)
-        read = self._read(path, AUDIO, expected_digest=ref.digest)
+        size = HEADER + RATE_BYTES + 2 * ref.length
+        damaged = self.damaged
+        read = self._read(path, AUDIO, size, expected_digest=ref.digest)
         if read is None:
-            if not path.exists():  # every ref comes from an entry that named it: it was lost
+            if self.damaged == damaged:  # every ref comes from an entry that named it: lost
                 self.damaged += 1
                 self.notice(f"the cache had lost a clip ({ref.digest[:12]}); it was made again")
             return None
@@ -123,7 +129,7 @@ class Cache:
     def load_value(self, key: str, model: type[M]) -> M | None:
         """The value, or None if it is missing, damaged or of another shape (then discarded)."""
         path = self._path("values", key)
-        read = self._read(path, VALUE)
+        read = self._read(path, VALUE, MAX_VALUE_BYTES)
         if read is None:
             return None
         try:
@@ -138,18 +144,27 @@ class Cache:
         return self.folder / kind / name[:2] / name
 
     def _read(
-        self, path: Path, kind: bytes, expected_digest: str | None = None
+        self, path: Path, kind: bytes, size: int, expected_digest: str | None = None
     ) -> tuple[bytes, os.stat_result] | None:
-        """The entry's body if its checksum holds (with what was opened), else None."""
+        """The entry's body if it is a regular file of the right size whose checksum holds
+        (with what was opened), else None; anything else standing there is discarded."""
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
-            with path.open("rb") as handle:
-                data, opened = handle.read(), os.fstat(handle.fileno())
+            fd = os.open(path, flags)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            if not path.is_file():
-                return None
-            raise CacheError(f"cannot read the cache in {self.folder}: {exc.strerror}") from None
+        except OSError:  # a symlink (O_NOFOLLOW), or unreadable
+            if path.is_symlink() or path.exists():
+                self._discard(path, "something other than an entry", None)
+            return None
+        opened = os.fstat(fd)
+        wrong_size = opened.st_size > size if kind == VALUE else opened.st_size != size
+        if not stat.S_ISREG(opened.st_mode) or wrong_size:  # a FIFO, a folder, the wrong size
+            os.close(fd)
+            self._discard(path, "an entry of the wrong kind or size", opened)
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(size + 1)
         body = data[HEADER:]
         stored = data[len(MAGIC) + 1 : HEADER].hex()
         if (
@@ -163,31 +178,71 @@ class Cache:
             return None
         return body, opened
 
-    def _discard(self, path: Path, what: str, opened: os.stat_result) -> None:
+    def _discard(self, path: Path, what: str, opened: os.stat_result | None) -> None:
         """Remove a bad entry, unless another build has already replaced it with a good one."""
         self.damaged += 1
         try:
-            now = path.stat()
-            if (now.st_ino, now.st_mtime_ns) == (opened.st_ino, opened.st_mtime_ns):
-                path.unlink()
+            now = path.lstat()
+            if opened is None or (now.st_ino, now.st_mtime_ns) == (
+                opened.st_ino,
+                opened.st_mtime_ns,
+            ):
+                _remove(path, now)
         except OSError:
             pass  # already gone, or not ours to remove: either way it is not used
         self.notice(f"the cache had {what} ({path.name[:12]}); it was discarded and made again")
 
-    def _write(self, path: Path, kind: bytes, body: bytes, digest: str) -> None:
-        temp_folder = self.folder / "tmp"
+    def _make_folder(self, folder: Path) -> None:
+        """folder, made; inside the cache, whatever stands in its way is discarded first."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp_folder.mkdir(exist_ok=True)
-            if not self._swept:
-                files.sweep(temp_folder)  # leftovers of killed builds
-                self._swept = True
-            with files.staged(path, temp_folder, durable=False) as staged:
+            folder.mkdir(parents=True, exist_ok=True)
+            return
+        except (FileExistsError, NotADirectoryError):
+            pass
+        for part in reversed([folder, *folder.parents]):
+            if self.folder in part.parents and (part.is_symlink() or part.is_file()):
+                self._discard(part, "a file where a folder belongs", None)
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def scratch(self, extension: str) -> Iterator[Path]:
+        """A temporary file in the cache's own folder (an engine's WAV before it is a clip)."""
+        with self._writing(), files.scratch(self._temp_folder(), "scratch", extension) as path:
+            yield path
+
+    def _write(self, path: Path, kind: bytes, body: bytes, digest: str) -> None:
+        with self._writing():
+            self._make_folder(path.parent)
+            if path.is_dir() and not path.is_symlink():  # a rename cannot replace a folder
+                self._discard(path, "a folder where an entry belongs", None)
+            with files.staged(path, self._temp_folder(), durable=False) as staged:
                 staged.path.write_bytes(MAGIC + kind + bytes.fromhex(digest) + body)
                 staged.commit()
+
+    def _temp_folder(self) -> Path:
+        folder = self.folder / "tmp"
+        self._make_folder(folder)
+        if not self._swept:
+            files.sweep(folder)  # leftovers of killed builds
+            self._swept = True
+        return folder
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        try:
+            yield
         except (OSError, OutputError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            reason = str(exc)
+            if isinstance(exc, OSError):
+                reason = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc.strerror)
             raise CacheError(
                 f"cannot write the cache in {self.folder}: {reason}; "
                 "set PSOAS_AUDIO_CACHE to a writable folder"
             ) from None
+
+
+def _remove(path: Path, info: os.stat_result) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path)
+    else:
+        path.unlink()

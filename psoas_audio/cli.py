@@ -90,6 +90,7 @@ def _reported() -> Iterator[_Session]:
         raise typer.Exit(130) from None
     finally:
         _summarize_notices(session.notices)
+        interrupts.finish()
 
 
 def _summarize_notices(notices: list[str]) -> None:

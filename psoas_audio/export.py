@@ -27,8 +27,8 @@ def encoder_command(target: Path, bitrate: int = DEFAULT_BITRATE) -> list[str]:
 
 
 def encoded_size(seconds: float, bitrate: int = DEFAULT_BITRATE) -> int:
-    """About how many bytes the MP3 of a track this long takes (CBR, plus tags)."""
-    return int(seconds * bitrate * 1000 / 8) + 256 * 1024
+    """About how many bytes the MP3 of a track this long takes (CBR, plus tags and cover)."""
+    return int(seconds * bitrate * 1000 / 8) + 1024 * 1024
 
 
 def encode_mp3(
@@ -45,13 +45,15 @@ def encode_mp3(
             progress(size // 2)
 
 
-def measure_loudness(path: Path, seconds: float) -> float:
-    """Integrated loudness (LUFS) of an audio file, by ffmpeg's EBU R128 meter."""
+def measure_loudness(path: Path, seconds: float) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of an audio file, by ffmpeg's EBU R128 meter."""
     command = [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
-               "-af", "ebur128=framelog=verbose", "-f", "null", "-"]  # fmt: skip
+               "-af", "ebur128=framelog=verbose:peak=true", "-f", "null", "-"]  # fmt: skip
     printed = tools.run(command, seconds, "measuring the loudness")
     summary = printed.rpartition("Summary:")[2]
     try:
-        return float(summary.split("I:")[1].split("LUFS")[0])
+        lufs = float(summary.split("I:")[1].split("LUFS")[0])
+        peak = float(summary.split("True peak:")[1].split("Peak:")[1].split("dBFS")[0])
     except (IndexError, ValueError):
         raise EncodeError(f"ffmpeg could not measure the loudness of {path.name}") from None
+    return lufs, peak

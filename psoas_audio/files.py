@@ -38,8 +38,20 @@ class Kind:
 
 
 def _looks_like_mp3(head: bytes) -> bool:
-    """An ID3 tag or an MPEG audio frame sync at the start."""
-    return head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] >= 0xE0)
+    """A whole ID3v2 header, or a valid MPEG audio frame header, at the start.
+
+    Loose checks would pass text: UTF-16 starts with FF FE, and a note may start with "ID3".
+    """
+    if head[:3] == b"ID3":
+        return (
+            len(head) >= 10 and head[3] in (2, 3, 4) and head[4] == 0 and head[5] & 0x0F == 0
+            and all(byte < 0x80 for byte in head[6:10])
+        )  # fmt: skip
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 0b11, (head[1] >> 1) & 0b11
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 0b11
+    return version != 0b01 and layer != 0b00 and bitrate not in (0b0000, 0b1111) and rate != 0b11
 
 
 MP3 = Kind("an MP3", _looks_like_mp3, ".mp3")
@@ -189,6 +201,21 @@ def staged(target: Path, folder: Path | None = None, *, durable: bool = True) ->
         os.close(lock)  # the lock goes last: a sweeper never sees an unlocked live temporary
 
 
+@contextlib.contextmanager
+def scratch(folder: Path, name: str, extension: str) -> Iterator[Path]:
+    """A locked temporary file (ending in extension) for a child process to write into; removed
+    afterwards, and by a later sweep() if this process is killed first."""
+    try:
+        temp, lock = _create_temp(folder, name, extension)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {folder}: {_reason(exc)}") from None
+    try:
+        yield temp
+    finally:
+        temp.unlink(missing_ok=True)
+        os.close(lock)
+
+
 def sweep(folder: Path) -> None:
     """Remove temporaries whose build is gone; those of running builds are locked and stay."""
     try:
@@ -196,7 +223,7 @@ def sweep(folder: Path) -> None:
     except OSError:
         return
     for name in names:
-        if not (name.startswith(".") and TEMP_MARK in name and name.endswith(TEMP_SUFFIX)):
+        if not _is_temporary(name):
             continue
         path = folder / name
         try:
@@ -212,10 +239,16 @@ def sweep(folder: Path) -> None:
             os.close(fd)
 
 
-def _create_temp(folder: Path, name: str) -> tuple[Path, int]:
+def _is_temporary(name: str) -> bool:
+    """.NAME.psoas-XXXXXXXX.part, or .part.wav for a scratch file an engine writes."""
+    return name.startswith(".") and TEMP_SUFFIX in name.rpartition(TEMP_MARK)[2]
+
+
+def _create_temp(folder: Path, name: str, extension: str = "") -> tuple[Path, int]:
     """A new temporary, locked by this process; a sweeper that grabbed it first keeps it."""
     for _ in range(100):
-        fd, raw = tempfile.mkstemp(dir=folder, prefix=f".{name}{TEMP_MARK}", suffix=TEMP_SUFFIX)
+        suffix = TEMP_SUFFIX + extension
+        fd, raw = tempfile.mkstemp(dir=folder, prefix=f".{name}{TEMP_MARK}", suffix=suffix)
         path = Path(raw)
         if _lock(fd) and _is_file_at(fd, path):
             return path, fd

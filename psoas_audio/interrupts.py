@@ -14,17 +14,28 @@ from types import FrameType
 
 _depth = 0
 _pending = False
+_finished = False
 
 
 def install() -> None:
     """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread, except inside deferred()."""
+    global _finished
+    _finished = False
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
 
 
+def finish() -> None:
+    """The command is over and has reported what it did: a later signal changes nothing."""
+    global _finished
+    _finished = True
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     global _pending
+    if _finished:
+        return
     if _depth:
         _pending = True
         return

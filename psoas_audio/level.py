@@ -22,25 +22,52 @@ from .timeline import Event, Timeline
 TARGET_LUFS = -16.0  # podcast apps' spoken-word target; EBU R128 is -23
 TRUE_PEAK_DBTP = -1.5
 MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much below the ceiling
+PEAK_MARGIN_DB = 0.3  # when the MP3 still peaks too high, the limiter goes this much further
 MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
 TOLERANCE_LU = 0.2  # close enough to the target not to encode again
+REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
 CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
 MAX_PASSES = 5  # measuring passes over the clips (two or three usually settle)
 MAX_ENCODES = 3  # encodes of one track while its loudness settles
-LEVEL_VERSION = 7  # bump when the processing changes, so cached gains and clips are not reused
+LEVEL_VERSION = 8  # bump when the processing changes, so cached gains and clips are not reused
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+class Measured(_Record):
+    lufs: float  # integrated loudness
+    peak_dbtp: float  # true peak
+
+
 class Gains(_Record):
-    """A track's gains as remembered in the cache; verified once its MP3 measured on target."""
+    """A track's gains as remembered in the cache; verified once its MP3 was measured."""
 
     gain_db: float  # for every clip, speech and chime alike
     chime_gain_db: float  # more for chimes, so they never stand out above the voice
     pcm_target: float  # what the PCM was leveled to, allowing for the encoder's shift
-    verified: bool = False
+    ceiling_dbtp: float  # where the limiter holds true peaks in the PCM
+    verified: bool = False  # measured: on target, or as close as a few encodes came
+    measured: Measured | None = None  # the MP3, as ffmpeg's EBU R128 meter read it
+
+
+def missed(gains: Gains, target_lufs: float) -> str | None:
+    """Why a verified track is not what was asked for, in words, or None if it is."""
+    measured = gains.measured
+    if measured is None:
+        return None
+    if measured.peak_dbtp > TRUE_PEAK_DBTP + 0.05:
+        return (
+            f"the track's true peak is {measured.peak_dbtp:.1f} dBTP, above {TRUE_PEAK_DBTP:g}; "
+            "a lower --loudness leaves more room"
+        )
+    if abs(measured.lufs - target_lufs) > REPORT_MISS_LU:
+        return (
+            f"the track measures {measured.lufs:.1f} LUFS, not the {target_lufs:g} asked for: "
+            "its peaks leave no more room"
+        )
+    return None
 
 
 class EncoderShift(_Record):
@@ -52,7 +79,6 @@ class EncoderShift(_Record):
 @dataclass(frozen=True)
 class Levels:
     gains: Gains
-    ceiling_dbtp: float  # where the limiter holds true peaks
     key: str  # where these gains are remembered
 
 
@@ -86,27 +112,24 @@ class Leveler:
         self,
         timeline: Timeline,
         encode: Callable[[Levels], None],
-        measure: Callable[[], float],
+        measure: Callable[[], Measured],
     ) -> Levels:
         """Encode the track with its levels until the measured MP3 is on target (a few tries).
 
-        The encoder moves loudness a little (LAME at 96 kbps: about -0.5 LU on speech). The
-        measured shift re-aims this track's PCM target and is kept as the first guess for the
-        next track in this voice; each track is still measured on its own first build, and
-        once verified its gains are reused with no measuring at all.
+        The encoder moves loudness a little (LAME at 96 kbps: about -0.5 LU on speech) and can
+        raise true peaks. The measured shift re-aims this track's PCM target (and is kept as
+        the first guess for the next track in this voice); a peak over the ceiling lowers the
+        limiter. Each track is measured on its own first build; once verified its gains are
+        reused with no measuring at all, and missed() says if even the last try fell short.
         """
         levels = self.levels(timeline)
         for attempt in range(MAX_ENCODES):
             encode(levels)
             if levels.gains.verified:
                 break
-            if attempt == MAX_ENCODES - 1:  # settle: never an endless re-encoding
-                self._remember(levels, levels.gains.model_copy(update={"verified": True}))
-                break
-            checked = self._verify(levels, timeline, measure())
-            if checked.gains.verified:
-                return checked  # the file just encoded is on target as it is
-            levels = checked
+            levels = self._verify(levels, timeline, measure(), last=attempt == MAX_ENCODES - 1)
+            if levels.gains.verified:
+                break  # the file just encoded is on target, or as close as it will come
         return levels
 
     def levels(self, timeline: Timeline) -> Levels:
@@ -120,22 +143,28 @@ class Leveler:
         gains = self.cache.load_value(key, Gains)
         if gains is None:  # start from the shift this voice's last build measured, if any
             shift = self.cache.load_value(self._shift_key, EncoderShift)
-            gains = self._measure(plays, self.target - (shift.shift if shift else 0.0))
-        return Levels(gains, self.ceiling, key)
+            gains = self._measure(
+                plays, self.target - (shift.shift if shift else 0.0), self.ceiling
+            )
+        return Levels(gains, key)
 
-    def _verify(self, levels: Levels, timeline: Timeline, measured_lufs: float) -> Levels:
+    def _verify(self, levels: Levels, timeline: Timeline, measured: Measured, last: bool) -> Levels:
         """Levels after measuring the encoded track: kept if on target, else re-aimed."""
         gains = levels.gains
-        on_target = abs(measured_lufs - self.target) <= TOLERANCE_LU
-        if not on_target and np.isfinite(measured_lufs):
-            shift = float(np.clip(measured_lufs - gains.pcm_target, -MAX_SHIFT_LU, MAX_SHIFT_LU))
+        loud_enough = abs(measured.lufs - self.target) <= TOLERANCE_LU
+        peaks_held = measured.peak_dbtp <= TRUE_PEAK_DBTP
+        if last or (loud_enough and peaks_held) or not np.isfinite(measured.lufs):
+            settled = gains.model_copy(update={"verified": True, "measured": measured})
+            self.cache.save_value(levels.key, settled)
+            return Levels(settled, levels.key)
+        pcm_target, ceiling = gains.pcm_target, gains.ceiling_dbtp
+        if not loud_enough:
+            shift = float(np.clip(measured.lufs - pcm_target, -MAX_SHIFT_LU, MAX_SHIFT_LU))
             self.cache.save_value(self._shift_key, EncoderShift(shift=shift))
-            gains = self._measure(self._plays(timeline), self.target - shift)
-        return self._remember(levels, gains.model_copy(update={"verified": on_target}))
-
-    def _remember(self, levels: Levels, gains: Gains) -> Levels:
-        self.cache.save_value(levels.key, gains)
-        return Levels(gains, levels.ceiling_dbtp, levels.key)
+            pcm_target = self.target - shift
+        if not peaks_held:
+            ceiling -= measured.peak_dbtp - TRUE_PEAK_DBTP + PEAK_MARGIN_DB
+        return Levels(self._measure(self._plays(timeline), pcm_target, ceiling), levels.key)
 
     @staticmethod
     def _plays(timeline: Timeline) -> Plays:
@@ -146,20 +175,20 @@ class Leveler:
         source = source_of(event)
         gains = levels.gains
         gain = gains.gain_db + event.gain_db + (gains.chime_gain_db if source[0] == "chime" else 0)
-        return self._processed(source, round(gain, 3))
+        return self._processed(source, round(gain, 3), round(gains.ceiling_dbtp, 3))
 
-    def _process(self, source: Source, gain_db: float) -> Samples:
+    def _process(self, source: Source, gain_db: float, ceiling: float) -> Samples:
         """The leveled clip, keyed by the raw clip's content: a damaged one is made again."""
         key = self.cache.key(kind="leveled", version=LEVEL_VERSION, clip=self.content(source),
-                             gain=gain_db, ceiling=self.ceiling)  # fmt: skip
+                             gain=gain_db, ceiling=ceiling)  # fmt: skip
         found = self.cache.load_clip(key)
         if found is not None:
             return found[1]
-        leveled = quantize(_leveled(_float(self.raw(source)), gain_db, self.ceiling))
+        leveled = quantize(_leveled(_float(self.raw(source)), gain_db, ceiling))
         self.cache.save_clip(key, leveled)
         return leveled
 
-    def _measure(self, plays: Plays, pcm_target: float) -> Gains:
+    def _measure(self, plays: Plays, pcm_target: float, ceiling: float) -> Gains:
         """The gain that brings the limited track to target; clips are read one at a time.
 
         Chimes are then turned down until, as heard after limiting, their loudest short-term
@@ -177,7 +206,7 @@ class Leveler:
                 if gain is None:
                     signal = signal * np.float32(10 ** (total / 20))
                 else:
-                    signal = _leveled(signal, gain + total, self.ceiling)
+                    signal = _leveled(signal, gain + total, ceiling)
                 powers, short_term = measure_clip(signal)
                 blocks.append((powers, count))
                 loudest[source] = max(loudest.get(source, float("-inf")), short_term)
@@ -194,7 +223,9 @@ class Leveler:
             gain, chime_gain = gain + step, chime_gain + lower
             if abs(step) < 0.05 and abs(lower) < 0.05:
                 break
-        return Gains(gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target)
+        return Gains(
+            gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target, ceiling_dbtp=ceiling
+        )
 
 
 def _chime_gain(loudest: dict[Source, float], chime_gain: float) -> float:

@@ -18,19 +18,33 @@ from .chime import chime
 from .cover import CoverError, cover_from_file, generated_cover
 from .errors import PlanError, RoutineError
 from .export import DEFAULT_BITRATE, encode_mp3, encoded_size, measure_loudness
-from .level import TARGET_LUFS, Leveler, Levels, Source
+from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
 from .pcm import Samples, quantize
 from .render import render
-from .routine import RoutineFile, load_routine
+from .routine import RoutineFile, load_routine, spoken_problem
 from .speech import Speaker, VoiceRequest
 from .speech.engine import UnknownVoice, engine_path
 from .speech.speaker import DEFAULT_TIMEOUT, Clips
 from .tags import Tags, write_tags
-from .timeline import PlanSettings, Timeline, chime_styles, expand, measure, phrases, plan
+from .timeline import (
+    Cue,
+    Loc,
+    PlanSettings,
+    Quiet,
+    Size,
+    Speak,
+    Timeline,
+    chime_styles,
+    expand,
+    measure,
+    phrases,
+    plan,
+)
 from .transcript import lrc, webvtt
 
 MAX_TRACK_SECONDS = 10 * 3600.0
 MAX_CUES = 50_000
+FASTEST_WORDS_PER_MINUTE = 600  # faster than any engine speaks: a lower bound on speech time
 
 
 @dataclass(frozen=True)
@@ -115,14 +129,15 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
         engine_path(options.engine)  # an unknown --engine is reported before any file is read
     source = load_routine(path, options.overrides)
     size = measure(source.routine.steps)  # without unrolling: 100 x 100 x 100 x ... stays cheap
+    least = least_seconds(size)
     limit = None
-    if size.silent_seconds > MAX_TRACK_SECONDS:
-        limit = (
-            f"the routine's pauses, holds and rests alone last {size.silent_seconds / 3600:.1f}h; "
-            f"a track may last {MAX_TRACK_SECONDS / 3600:g}h"
-        )
-    elif size.cues > MAX_CUES:
+    if size.cues > MAX_CUES:
         limit = f"the routine unrolls into {size.cues:,} steps; at most {MAX_CUES:,} are allowed"
+    elif least > MAX_TRACK_SECONDS:
+        limit = (
+            f"the routine would last at least {least / 3600:.1f}h; a track may last "
+            f"{MAX_TRACK_SECONDS / 3600:g}h"
+        )
     if limit:
         raise RoutineError([source.document.problem(("steps",), limit)])
     if source.routine.cover:
@@ -131,6 +146,12 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
         except CoverError as exc:
             raise RoutineError([source.document.problem(("cover",), str(exc))]) from None
     return source
+
+
+def least_seconds(size: Size) -> float:
+    """A lower bound on the track's length, known before any speech: its silences, and its
+    words at a pace faster than any engine speaks."""
+    return size.silent_seconds + size.spoken_words * 60 / FASTEST_WORDS_PER_MINUTE
 
 
 def voice_request(source: RoutineFile, options: Options) -> VoiceRequest:
@@ -154,8 +175,10 @@ def plan_routine(
     reporter = reporter or _Silent()
     cues = expand(source.routine)
     texts = phrases(cues)
+    request = voice_request(source, options)
+    _check_spoken(source, cues, request)
     cache = Cache(options.cache_dir, reporter.notice)
-    with Speaker(voice_request(source, options), cache, options.timeout) as speaker:
+    with Speaker(request, cache, options.timeout) as speaker:
         reporter.start("speaking", len(texts))
         try:
             speech = speaker.clips(texts, lambda done, total: reporter.update(done))
@@ -172,7 +195,34 @@ def plan_routine(
     except PlanError as exc:
         problems = [source.document.problem(loc, message) for loc, message in exc.problems]
         raise RoutineError(problems) from None
+    if timeline.seconds > MAX_TRACK_SECONDS:
+        message = (
+            f"the track would last {timeline.seconds / 3600:.1f}h with its speech; a track may "
+            f"last {MAX_TRACK_SECONDS / 3600:g}h"
+        )
+        raise RoutineError([source.document.problem(("steps",), message)])
     return Planned(source, timeline, speech, chimes, digests)
+
+
+def _check_spoken(source: RoutineFile, cues: tuple[Cue, ...], request: VoiceRequest) -> None:
+    """Every line as the engine will get it ({side} filled in, pronounce applied) is speakable.
+
+    The file's own text was checked as it was read; this catches what filling it in makes.
+    """
+    where: dict[str, Loc] = {}
+    for cue in cues:
+        if isinstance(cue, Speak):
+            where.setdefault(cue.text, (*cue.loc, "say"))
+        elif isinstance(cue, Quiet):
+            for inner in cue.inner:
+                where.setdefault(inner.text, (*cue.loc, "remind"))
+    problems = [
+        source.document.problem(loc, f"as spoken, {problem}")
+        for text, loc in where.items()
+        if (problem := spoken_problem(request.respell(text)))
+    ]
+    if problems:
+        raise RoutineError(problems)
 
 
 def leveler_for(planned: Planned, options: Options) -> Leveler:
@@ -223,6 +273,8 @@ def build(
     target = files.output_target(output, force=options.force)
     tools.ffmpeg_path()  # fail before any speech work when ffmpeg is missing
     with files.output_folder(target.parent), contextlib.ExitStack() as stack:
+        least = least_seconds(measure(source.routine.steps))  # before any speech: is there room?
+        files.ensure_space(target.parent, encoded_size(least, options.bitrate))
         planned = plan_routine(source, options, reporter)
         timeline = planned.timeline
         files.ensure_space(target.parent, encoded_size(timeline.seconds, options.bitrate))
@@ -246,8 +298,16 @@ def build(
             encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance)
 
         reporter.start("leveling", 1)
-        leveler.encode_on_target(timeline, encode, lambda: measure_loudness(mp3, timeline.seconds))
-        write_tags(mp3, track_tags(source, timeline, place))
+
+        def measure_mp3() -> Measured:
+            lufs, peak = measure_loudness(mp3, timeline.seconds)
+            return Measured(lufs=lufs, peak_dbtp=peak)
+
+        levels = leveler.encode_on_target(timeline, encode, measure_mp3)
+        shortfall = missed(levels.gains, options.loudness)
+        if shortfall:
+            reporter.notice(shortfall)
+        write_tags(mp3, track_tags(source, timeline, place), name=output)
         for (_, kind), file in zip(wanted[1:], staged[1:], strict=True):
             text = webvtt(timeline) if kind is files.VTT else lrc(timeline, source.routine.author)
             file.path.write_text(text, encoding="utf-8")

@@ -53,25 +53,30 @@ MAX_CHARACTERS_PER_LINE = 1_200
 _MARKUP = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>")  # <break time="1s"/>, </s>
 
 
-def _speakable(text: str) -> str:
-    """Text an engine can speak in one go, as written (markup would be read out literally)."""
+def spoken_problem(text: str) -> str | None:
+    """Why an engine cannot speak this text in one go, as written, or None if it can."""
     if not any(char.isalnum() for char in text):
-        raise PydanticCustomError("speakable", f"nothing to say in {text!r}: no letters or digits")
+        return f"nothing to say in {text!r}: no letters or digits"
     markup = _MARKUP.search(text)
     if markup:
-        raise PydanticCustomError(
-            "speakable",
+        return (
             f"{markup[0]!r} looks like SSML or HTML markup, which would be read out literally; "
-            "write plain words, and use a pause step for silence",
+            "write plain words, and use a pause step for silence"
         )
     words = len(text.split())
     if words > MAX_WORDS_PER_LINE or len(text) > MAX_CHARACTERS_PER_LINE:
-        raise PydanticCustomError(
-            "speakable",
+        return (
             f"this line is too long to speak in one go ({words:,} words, {len(text):,} "
             f"characters); a line may have at most {MAX_WORDS_PER_LINE} words and "
-            f"{MAX_CHARACTERS_PER_LINE:,} characters: split it into several say steps",
+            f"{MAX_CHARACTERS_PER_LINE:,} characters: split it into several say steps"
         )
+    return None
+
+
+def _speakable(text: str) -> str:
+    problem = spoken_problem(text)
+    if problem:
+        raise PydanticCustomError("speakable", problem)
     return text
 
 
@@ -87,6 +92,10 @@ def _chime_style(name: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+]  # what podcast directories take
 Spoken = Annotated[Text, AfterValidator(_speakable)]  # eSpeak says nothing for "..." alone
 
 
@@ -216,11 +225,11 @@ Steps = Annotated[tuple[Step, ...], Field(min_length=1)]
 class Routine(_Model):
     """A validated routine with its {vars} already filled in (loop variables stay as {side})."""
 
-    title: Text
-    author: Text | None = None  # the MP3's artist
-    description: Text | None = None  # the MP3's comment
-    album: Text | None = None  # default: the folder's name in a batch, else the title
-    genre: Text = DEFAULT_GENRE
+    title: Name
+    author: Name | None = None  # the MP3's artist
+    description: Description | None = None  # the MP3's comment
+    album: Name | None = None  # default: the folder's name in a batch, else the title
+    genre: Name = DEFAULT_GENRE
     cover: Text | None = None  # a PNG or JPEG beside the routine; default: one is drawn
     voice: Voice = Voice()
     vars: dict[str, str | int | float] = {}
@@ -371,6 +380,7 @@ def _translate(error: Any, loc: Path_, data: object, document: SourceDocument) -
     messages = {
         "string_type": f"expected text, got {got}",
         "string_too_short": f"'{name}' must not be empty",
+        "string_too_long": f"'{name}' may have at most {ctx.get('max_length')} characters",
         "int_type": f"expected a whole number, got {got}",
         "int_parsing": f"expected a whole number, got {value!r}",
         "int_from_float": f"expected a whole number, got {value!r}",

@@ -47,8 +47,8 @@ class Tags:
     cover: bytes | None = None  # a JPEG
 
 
-def write_tags(path: Path, tags: Tags) -> None:
-    """Tag the MP3 at path (a staged file) in place; ID3v2.3, chapters in time order."""
+def write_tags(path: Path, tags: Tags, name: Path | None = None) -> None:
+    """Tag the MP3 at path (a staged file for `name`) in place; ID3v2.3, chapters in order."""
     try:
         try:
             id3 = ID3(path)
@@ -76,7 +76,7 @@ def write_tags(path: Path, tags: Tags) -> None:
         id3.save(path, v2_version=3)
         _chapters_in_time_order(path)
     except (MutagenError, OSError) as exc:
-        raise EncodeError(f"cannot tag {path.name}: {exc}") from None
+        raise EncodeError(f"cannot write the tags of {name or path}: {exc}") from None
 
 
 def _add_chapters(id3: ID3, chapters: tuple[Span, ...]) -> None:

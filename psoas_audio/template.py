@@ -13,7 +13,7 @@ from typing import Any
 
 from .durations import parse_duration, spoken_length
 from .errors import Problem, UsageError, did_you_mean
-from .yamlsource import Path_, SourceDocument
+from .yamlsource import Path_, SourceDocument, control_character
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -66,7 +66,12 @@ class _Templater:
         if isinstance(raw_vars, dict):
             for name, value in raw_vars.items():
                 self._define(name, value)
-        for name in overrides:
+        for name, value in overrides.items():
+            bad = control_character(value)
+            if bad is not None:
+                raise UsageError(
+                    f"{self.document.path}: --set {name}: {bad} in the value; remove it"
+                )
             if name not in self.variables:
                 hint = did_you_mean(name, self.variables)
                 where = f"{self.document.path}: --set {name}"

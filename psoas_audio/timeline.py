@@ -129,25 +129,30 @@ def _expand(steps: tuple[Step, ...], loc: Loc, scope: Mapping[str, object]) -> I
 class Size:
     silent_seconds: float
     cues: int
+    spoken_words: int  # of the lines between silences (cues inside holds add no time)
 
 
 def measure(steps: tuple[Step, ...]) -> Size:
-    """How much silence and how many cues the steps unroll into, without unrolling them."""
-    silent, cues = 0.0, 0
+    """How much silence, how many cues and spoken words the steps unroll into, cheaply."""
+    silent, cues, words = 0.0, 0, 0
     for step in steps:
         match step:
-            case Say() | Chime():
+            case Say(say=text):
+                cues, words = cues + 1, words + len(text.split())
+            case Chime():
                 cues += 1
             case Pause(pause=seconds):
                 silent, cues = silent + seconds, cues + 1
             case Hold(hold=seconds) | Rest(rest=seconds):
                 silent, cues = silent + seconds, cues + 1 + bool(step.say)
+                words += len(step.say.split()) if step.say else 0
             case Section(steps=inner) | Sides(steps=inner) | Repeat(steps=inner):
                 inner_size = measure(inner)
                 times = _times(step)
                 silent += times * inner_size.silent_seconds
                 cues += times * inner_size.cues + 2 * isinstance(step, Section)  # its marks
-    return Size(silent, cues)
+                words += times * inner_size.spoken_words
+    return Size(silent, cues, words)
 
 
 def _times(block: Section | Sides | Repeat) -> int:
@@ -232,7 +237,7 @@ def plan(
 ) -> Timeline:
     """Lay the cues end to end. A hold's silence starts where its text ends, to the sample."""
     events: list[Event] = []
-    sections: list[Span] = []
+    sections: list[tuple[Span, int]] = []  # with its depth: a parent before its only child
     open_sections: list[tuple[str, int]] = []
 
     def add(length: int, kind: Kind, role: Role, text: str = "", step: str | None = None,
@@ -263,13 +268,13 @@ def plan(
             open_sections.append((cue.title, events[-1].end))
         else:
             title, start = open_sections.pop()
-            sections.append(Span(title, start, events[-1].end))
+            sections.append((Span(title, start, events[-1].end), len(open_sections)))
     if misfits:
         raise PlanError(list(misfits.items()))
     if after_speech() and not routine.chime:
         add(to_samples(settings.tail), "silence", "tail")
-    sections.sort(key=lambda section: (section.start, -section.end))
-    ordered = tuple(sections)
+    sections.sort(key=lambda item: (item[0].start, -item[0].end, item[1]))
+    ordered = tuple(span for span, _ in sections)
     return Timeline(routine.title, tuple(events), ordered, track_chapters(events, ordered))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def _pos(node: yaml.Node) -> Position:
 def load_document(path: Path) -> SourceDocument:
     """Read and compose a YAML file safely; duplicate keys are mistakes, not silent overrides."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # line breaks as written: no universal newlines
     except FileNotFoundError:
         raise SourceFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -63,6 +64,12 @@ def load_document(path: Path) -> SourceDocument:
         raise SourceFileError(f"{path}: cannot read: {exc.strerror}") from None
 
     doc = SourceDocument(path=path, data=None)
+    odd = _ODD_LINE_BREAK.search(text)
+    if odd:  # YAML counts these as line breaks and editors mostly do not: lines would not match
+        line = text.count("\n", 0, odd.start()) + 1
+        column = odd.start() - (text.rfind("\n", 0, odd.start()) + 1) + 1
+        message = f"an unusual line break (U+{ord(odd[0]):04X}); use a plain newline"
+        raise RoutineError([Problem(path, line, column, message)])
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as exc:  # a raw control character in the file
@@ -97,6 +104,7 @@ def load_document(path: Path) -> SourceDocument:
     return SourceDocument(path=path, data=data, values=doc.values, keys=doc.keys)
 
 
+_ODD_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 _CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x1B: "ESC",
                   0x7F: "DEL"}  # fmt: skip
 
@@ -105,6 +113,12 @@ def _is_control(char: str) -> bool:
     """C0 and C1 control characters other than tab and newline, and DEL."""
     code = ord(char)
     return (code < 0x20 and char not in "\t\n") or 0x7F <= code <= 0x9F
+
+
+def control_character(text: str) -> str | None:
+    """'a control character (U+001B, ESC)' for the first one in text, or None."""
+    bad = next((char for char in text if _is_control(char)), None)
+    return None if bad is None else _control_name(bad)
 
 
 def _control_name(char: str) -> str:
@@ -156,9 +170,9 @@ class _Converter:
 
     def _check_text(self, node: yaml.Node, text: str) -> None:
         """Control characters would reach the engine and the tags ("\\0" is one escape away)."""
-        bad = next((char for char in text if _is_control(char)), None)
+        bad = control_character(text)
         if bad is not None:
-            self.problem(node, f"{_control_name(bad)} in text; remove it")
+            self.problem(node, f"{bad} in text; remove it")
 
     def _mapping(self, node: yaml.MappingNode, loc: Path_) -> dict[str, object]:
         self.loader.flatten_mapping(node)  # resolves "<<" merge keys

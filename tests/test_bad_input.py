@@ -57,7 +57,14 @@ def generated_corpus(folder: Path) -> list[Path]:
         encoding="utf-8",
     )
     (folder / "a-folder.yaml").mkdir()
-    return [*paths, loop, binary, chapters, folder / "a-folder.yaml"]
+    long = folder / "too-long-once-spoken.yaml"  # its silences are short; its speech is not
+    words = " ".join(["relax"] * 25)
+    long.write_text(
+        f"title: T\nsteps:\n  - repeat: 100\n    steps:\n      - repeat: 50\n"
+        f"        steps: [{{say: {words}}}]\n",
+        encoding="utf-8",
+    )
+    return [*paths, loop, binary, chapters, folder / "a-folder.yaml", long]
 
 
 def commands(routine: Path, out: Path, *extra: str) -> dict[str, list[str]]:
@@ -115,6 +122,14 @@ def test_a_symlink_loop_and_too_many_chapters_say_what_is_wrong(tmp_path: Path) 
     chapters = assert_refused_alike(corpus / "too-many-chapters.yaml", tmp_path)
     assert (
         "the routine has 256 chapters (top-level sections); an MP3 can list at most 255" in chapters
+    )
+
+
+def test_a_control_character_in_a_set_value_is_refused(tmp_path: Path) -> None:
+    routine = TESTS / "golden" / "lunge-mini.yaml"
+    message = assert_refused_alike(routine, tmp_path, "--set", "hold=5s\x1b[31m")
+    assert message == (
+        f"{routine}: --set hold: a control character (U+001B, ESC) in the value; remove it\n"
     )
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from conftest import TESTS
@@ -146,7 +147,10 @@ def test_a_build_never_sweeps_the_temporary_of_a_build_running_beside_it(tmp_pat
     assert len(decode(tmp_path / "long.mp3")) / RATE > 1200 and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("kind", ["fifo", "routine", "text", "device", "symlink-loop", "folder"])
+KINDS = ["fifo", "routine", "text", "utf16", "id3-prose", "device", "symlink-loop", "folder"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_path: Path) -> None:
     target = tmp_path / "target"
     if kind == "fifo":
@@ -154,9 +158,14 @@ def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_pat
     elif kind == "routine":
         target = tmp_path / "other-routine.yaml"
         target.write_bytes(GOOD.read_bytes())
-    elif kind == "text":
+    elif kind in ("text", "utf16", "id3-prose"):
         target = tmp_path / "notes.mp3"  # named like a track, but not one
-        target.write_text("my notes, not a track\n")
+        notes = {"text": "my notes, not a track\n", "utf16": "my notes".encode("utf-16"),
+                 "id3-prose": "ID3 is a tag format; these are notes about it.\n"}[kind]  # fmt: skip
+        if isinstance(notes, str):
+            target.write_text(notes)
+        else:
+            target.write_bytes(notes)
     elif kind == "device":
         target = Path("/dev/null")
     elif kind == "symlink-loop":
@@ -179,7 +188,7 @@ def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_pat
         assert target.is_fifo()
     if kind == "symlink-loop":
         assert err == f"{target}: a symlink loop (the link points back at itself)\n"
-    if kind in ("routine", "text"):
+    if kind in ("routine", "text", "utf16", "id3-prose"):
         assert err.endswith(
             "name does not end in .mp3 (--force writes it anyway)\n"
             if kind == "routine"
@@ -344,16 +353,69 @@ def test_a_file_open_elsewhere_on_windows_is_retried_then_named(
     assert target.read_bytes() == OLD_MP3 and leftovers(tmp_path) == []
 
 
-def test_a_full_disk_is_refused_before_encoding(
+def test_a_full_disk_is_refused_before_any_speech(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 
     from psoas_audio.cli import app
 
+    log = tmp_path / "spoken.log"
+    monkeypatch.setenv("FAKE_ENGINE_LOG", str(log))
     real_usage = shutil.disk_usage
     monkeypatch.setattr(shutil, "disk_usage", lambda path: real_usage(path)._replace(free=100_000))
-    result = CliRunner().invoke(app, ["build", str(GOOD), "--engine", "fake", "-o", f"{tmp_path}/"])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", str(GOOD), "--engine", "fake", "-o", f"{out}/"])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"not enough space in {tmp_path}: the track needs about 0.")
-    assert list(tmp_path.iterdir()) == []
+    assert (
+        result.stderr
+        == f"not enough space in {out}: the track needs about 1.5 MB, 0.1 MB is free\n"
+    )
+    assert not log.exists() and not out.exists()  # nothing spoken, not even the folder made
+
+
+@pytest.mark.parametrize("stand_in", ["fifo", "symlink-to-dev-zero", "folder", "shard-is-a-file"])
+def test_anything_standing_where_a_cache_entry_belongs_is_discarded(
+    stand_in: str, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "clean.mp3", cache=cache)
+    assert code == 0, err
+    entries = sorted(p for p in cache.rglob("*") if p.is_file() and p.parent.name != "tmp")
+    for path in entries:
+        path.unlink()
+        if stand_in == "fifo":
+            os.mkfifo(path)
+        elif stand_in == "symlink-to-dev-zero":
+            path.symlink_to("/dev/zero")
+        elif stand_in == "folder":
+            (path / "inside").mkdir(parents=True)
+    if stand_in == "shard-is-a-file":
+        for shard in {path.parent for path in entries}:
+            shutil.rmtree(shard)
+            shard.write_text("not a folder")
+    process = start("build", GOOD, "--engine", "fake", "-o", tmp_path / "again.mp3", cache=cache)
+    code, _, err = finish(process, timeout=60)  # a FIFO read or /dev/zero would never end
+    assert code == 0, err
+    assert err.startswith("note: the cache had ")
+    assert np.array_equal(decode(tmp_path / "again.mp3"), decode(tmp_path / "clean.mp3"))
+
+
+def test_a_build_killed_while_speaking_leaves_no_noise_and_no_lasting_files(
+    tmp_path: Path,
+) -> None:
+    routine = tmp_path / "many.yaml"
+    routine.write_text(
+        "title: Many\nsteps:\n" + "".join(f"  - say: Line number {n}.\n" for n in range(400))
+    )
+    cache = tmp_path / "cache"
+    process = start("build", routine, "--engine", "fake", "-o", tmp_path / "many.mp3", cache=cache)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((cache / "tmp").glob(".scratch.psoas-*")):
+        time.sleep(0.01)
+    assert list((cache / "tmp").glob(".scratch.psoas-*")), "it never started speaking"
+    process.kill()
+    finish(process)  # the engine child, left alone, goes quietly: no traceback on stderr
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "mini.mp3", cache=cache)
+    assert code == 0, err
+    assert list((cache / "tmp").iterdir()) == []  # the killed build's scratch file was swept

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import TESTS
 from psoas_audio import Options, check, plan_routine
+from psoas_audio.level import Levels, Measured, missed
 from psoas_audio.loudness import block_powers, integrated, limit, true_peak
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.render import render
@@ -63,3 +64,39 @@ def test_no_click_at_any_join() -> None:
     assert len(joins) > 20
     for at in joins:
         assert abs(track[at] - track[at - 1]) < 0.01, f"a click at {at / SAMPLE_RATE:.3f}s"
+
+
+def test_an_mp3_that_peaks_too_high_is_limited_harder_and_encoded_again() -> None:
+    options = Options(engine="fake")
+    planned = plan_routine(check(TESTS / "golden" / "cues.yaml", options), options)
+    leveler = planned.leveler(options.loudness)
+    encoded: list[float] = []
+    readings = iter([Measured(lufs=-16.0, peak_dbtp=-0.8), Measured(lufs=-16.1, peak_dbtp=-1.6)])
+    levels = leveler.encode_on_target(
+        planned.timeline,
+        lambda levels: encoded.append(levels.gains.ceiling_dbtp),
+        readings.__next__,
+    )
+    assert len(encoded) == 2 and encoded[1] == pytest.approx(encoded[0] - 0.7 - 0.3)
+    assert levels.gains.verified and missed(levels.gains, options.loudness) is None
+    again = planned.leveler(options.loudness).levels(planned.timeline)  # remembered as it ended
+    assert again.gains == levels.gains
+
+
+def test_a_target_out_of_reach_is_said_after_the_last_try() -> None:
+    options = Options(engine="fake", loudness=-14.0)
+    planned = plan_routine(check(TESTS / "golden" / "cues.yaml", options), options)
+    leveler = planned.leveler(options.loudness)
+    count = 0
+
+    def encode(levels: Levels) -> None:
+        nonlocal count
+        count += 1
+
+    levels = leveler.encode_on_target(
+        planned.timeline, encode, lambda: Measured(lufs=-14.9, peak_dbtp=-1.6)
+    )
+    assert count == 3 and levels.gains.verified  # no endless re-encoding
+    assert missed(levels.gains, -14.0) == (
+        "the track measures -14.9 LUFS, not the -14 asked for: its peaks leave no more room"
+    )

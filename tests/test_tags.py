@@ -67,6 +67,21 @@ def test_the_first_chapter_starts_at_0_and_an_intro_holds_what_comes_before() ->
     )  # fmt: skip
 
 
+def test_a_section_holding_only_another_is_the_chapter(write: Writer) -> None:
+    routine = write(
+        "nest.yaml",
+        "title: T\nsteps:\n  - say: Hi.\n  - section: Warm up\n    steps:\n"
+        "      - section: Breathing\n        steps: [{say: Breathe.}]\n"
+        "  - section: Cool down\n    steps: [{say: Done.}]\n",
+    )
+    plan = plan_of(routine)
+    assert [s["title"] for s in plan["sections"]] == ["Warm up", "Breathing", "Cool down"]
+    target = routine.with_suffix(".mp3")
+    build(routine, target)
+    chapters = [c["tags"]["title"] for c in probe_tags(target)["chapters"]]
+    assert chapters == ["Introduction", "Warm up", "Cool down"]
+
+
 def test_only_outermost_sections_become_chapters_end_to_end() -> None:
     events = [event(0, 2), event(2, 4), event(4, 6), event(6, 10)]
     sections = (span("Outer", 0, 6), span("Inner", 2, 4), span("Empty", 6, 6), span("Last", 7, 9))

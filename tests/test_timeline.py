@@ -9,7 +9,7 @@ import pytest
 from conftest import TESTS
 from psoas_audio import Options, Routine, check, plan_routine
 from psoas_audio.pcm import SAMPLE_RATE, to_samples
-from psoas_audio.timeline import Quiet, Timeline, expand, measure, plan
+from psoas_audio.timeline import Quiet, Speak, Timeline, expand, measure, plan
 
 GOLDEN = sorted((TESTS / "golden").glob("*.yaml"))
 SHIPPED = sorted((TESTS.parent / "routines").glob("*.yaml"))
@@ -63,6 +63,7 @@ def test_measuring_without_unrolling_agrees_with_unrolling(path: Path) -> None:
     assert size.cues == len(cues) - bool(routine.chime)  # the final chime is not a step
     silent = sum(cue.seconds for cue in cues if isinstance(cue, Quiet))
     assert size.silent_seconds == pytest.approx(silent)
+    assert size.spoken_words == sum(len(cue.text.split()) for cue in cues if isinstance(cue, Speak))
 
 
 def test_positions_never_drift() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import soxr
-from pydub import AudioSegment
+
+with warnings.catch_warnings():  # "Couldn't find ffmpeg": pydub only decodes WAV/AIFF here
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from pydub import AudioSegment
 
 from ..errors import EngineError
 from ..pcm import SAMPLE_RATE, Samples, Signal, fade_edges, quantize

@@ -68,20 +68,30 @@ def _serve(conn: Connection, path: str) -> None:
     try:
         engine = create_engine(path)
     except Exception as exc:
-        conn.recv()
-        conn.send(
-            ("error", str(exc) if isinstance(exc, PsoasError) else f"{type(exc).__name__}: {exc}")
-        )
+        message = str(exc) if isinstance(exc, PsoasError) else f"{type(exc).__name__}: {exc}"
+        _answer(conn, ("error", message), wait=True)
         return
     while True:
         try:
             method, args = conn.recv()
-        except EOFError:
-            return
+        except (EOFError, OSError):
+            return  # the build is over, or was killed: nothing to say to anyone
         try:
-            result = None if method == "ready" else getattr(engine, method)(*args)
-            conn.send(("ok", result))
+            reply = ("ok", None if method == "ready" else getattr(engine, method)(*args))
         except PsoasError as exc:
-            conn.send(("error", str(exc)))
+            reply = ("error", str(exc))
         except Exception as exc:
-            conn.send(("error", f"the speech engine failed: {type(exc).__name__}: {exc}"))
+            reply = ("error", f"the speech engine failed: {type(exc).__name__}: {exc}")
+        if not _answer(conn, reply):
+            return
+
+
+def _answer(conn: Connection, reply: tuple[str, Any], wait: bool = False) -> bool:
+    """Send a reply (after the first request, if wait); False once the parent is gone."""
+    try:
+        if wait:
+            conn.recv()
+        conn.send(reply)
+    except (EOFError, OSError):
+        return False
+    return True

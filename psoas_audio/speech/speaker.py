@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 
 from ..cache import AudioRef, Cache
 from ..errors import CacheError, EngineError, shorten
@@ -64,9 +62,8 @@ class Speaker:
             progress(len(refs), len(wanted))
         if missing:
             engine = self._engine()
-            with tempfile.TemporaryDirectory(prefix="psoas-speech-") as folder:
-                for index, text in enumerate(missing):
-                    target = Path(folder) / f"{index}.wav"
+            for text in missing:
+                with self.cache.scratch(".wav") as target:
                     spoken = self.request.respell(text)
                     timeout = self.timeout + SECONDS_PER_CHARACTER * len(spoken)
                     engine.call(
