@@ -160,12 +160,12 @@ def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_pat
         target.write_bytes(GOOD.read_bytes())
     elif kind in ("text", "utf16", "id3-prose"):
         target = tmp_path / "notes.mp3"  # named like a track, but not one
-        notes = {"text": "my notes, not a track\n", "utf16": "my notes".encode("utf-16"),
-                 "id3-prose": "ID3 is a tag format; these are notes about it.\n"}[kind]  # fmt: skip
-        if isinstance(notes, str):
-            target.write_text(notes)
-        else:
-            target.write_bytes(notes)
+        notes: dict[str, bytes] = {
+            "text": b"my notes, not a track\n",
+            "utf16": "my notes".encode("utf-16"),
+            "id3-prose": b"ID3 is a tag format; these are notes about it.\n",
+        }
+        target.write_bytes(notes[kind])
     elif kind == "device":
         target = Path("/dev/null")
     elif kind == "symlink-loop":
