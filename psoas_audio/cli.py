@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from . import files, interrupts, pipeline
+from . import batch, files, interrupts, pipeline
 from .durations import format_clock
 from .errors import PsoasError, UsageError
 from .level import TARGET_LUFS
@@ -37,7 +37,10 @@ stderr = Console(stderr=True, highlight=False)
 Routines = Annotated[
     list[Path],
     typer.Argument(
-        metavar="ROUTINE", help="Routine YAML files.", show_default=False, readable=False
+        metavar="ROUTINE",
+        help="Routine YAML files, or folders of them.",
+        show_default=False,
+        readable=False,
     ),
 ]
 Sets = Annotated[
@@ -127,9 +130,11 @@ class _Display:
     def start(self, stage: str, total: int) -> None:
         if self.progress is None:
             return
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(f"{self.label}: {stage}", total=max(total, 1))
+        description, total = f"{self.label}: {stage}", max(total, 1)
+        if self.task is None:
+            self.task = self.progress.add_task(description, total=total)
+        else:  # the same line, so a batch's lines stay in their places
+            self.progress.reset(self.task, total=total, description=description)
 
     def update(self, done: int) -> None:
         if self.progress is not None and self.task is not None:
@@ -147,13 +152,20 @@ class _Display:
 
 
 @contextmanager
-def _display(session: _Session, label: str) -> Iterator[_Display]:
+def _bars() -> Iterator[Progress | None]:
+    """Progress bars on stderr, only when a person is watching."""
     if not sys.stderr.isatty():
-        yield _Display(session, None, label)
+        yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
-        yield _Display(session, progress, label)
+        yield progress
+
+
+@contextmanager
+def _display(session: _Session, label: str) -> Iterator[_Display]:
+    with _bars() as bars:
+        yield _Display(session, bars, label)
 
 
 @app.command(
@@ -186,21 +198,102 @@ def build(
     lrc: Annotated[
         bool, typer.Option("--lrc", help="Also write STEM.lrc (synced lyrics for music players).")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Routines built at once [default: the cores]."),
+    ] = None,
 ) -> None:
-    """Build each routine into an MP3 (with a .vtt transcript) and print its path and length."""
+    """Build routines (files, or folders of *.yaml) into MP3s with .vtt transcripts.
+
+    One routine prints its path and length. Several are a batch: built in parallel, a table of
+    what was built, and a playlist.m3u beside the MP3s; a broken routine is reported and the
+    others still build (the exit code is then 1).
+    """
     with _reported() as session:
         options = replace(
             _options(sets, engine, voice, rate, loudness, force), transcript=transcript, lrc=lrc
         )
-        sources = _check_all(routines, options)  # all mistakes first; nothing is written on any
-        targets = _targets(routines, output)
-        for target in targets:  # every file of every build checked before any speech work
-            for path, kind in pipeline.outputs(target, options):
-                files.output_target(path, kind, force=force)
-        for source, target in zip(sources, targets, strict=True):
-            with _display(session, source.path.name) as display:
-                built = pipeline.build(source, target, options, display)
-            typer.echo(f"{built.output}  {format_clock(built.seconds)}")
+        paths = _routine_files(routines)
+        targets = _targets(paths, output)
+        if len(paths) > 1:
+            _build_batch(session, paths, targets, options, jobs or os.cpu_count() or 1)
+            return
+        [source] = _check_all(paths, options)
+        for path, kind in pipeline.outputs(targets[0], options):  # before any speech work
+            files.output_target(path, kind, force=force)
+        with _display(session, source.path.name) as display:
+            built = pipeline.build(source, targets[0], options, display)
+        typer.echo(f"{built.output}  {format_clock(built.seconds)}")
+
+
+def _routine_files(given: list[Path]) -> list[Path]:
+    """The routines named: files as given, folders as every *.yaml in them, sorted by name."""
+    paths: list[Path] = []
+    for path in given:
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml"))
+            if not found:
+                raise UsageError(f"{path}: a folder with no *.yaml routines in it")
+            paths += found
+        else:
+            paths.append(path)
+    return paths
+
+
+def _build_batch(
+    session: _Session,
+    paths: list[Path],
+    targets: list[Path],
+    options: pipeline.Options,
+    workers: int,
+) -> None:
+    """Every good routine built in parallel; every broken one reported; exit 1 if any was."""
+    playlist = targets[0].parent / batch.PLAYLIST
+    files.output_target(playlist, files.M3U, force=options.force)
+    rows: dict[Path, tuple[str, str, str, str]] = {}
+    jobs: list[batch.Job] = []
+    for number, (path, target) in enumerate(zip(paths, targets, strict=True), start=1):
+        try:
+            pipeline.check(path, options)
+            for output, kind in pipeline.outputs(target, options):
+                files.output_target(output, kind, force=options.force)
+        except PsoasError as exc:
+            stderr.print(str(exc), markup=False, soft_wrap=True)
+            rows[path] = (str(path), "failed", "", "")
+            continue
+        place = pipeline.Place(path.resolve().parent.name, number, len(paths))
+        jobs.append(batch.Job(path, target, place))
+    written = None
+    if jobs:
+        with files.output_folder(targets[0].parent), _bars() as bars:
+            displays = [_Display(session, bars, job.path.name) for job in jobs]
+            outcomes = batch.build_all(jobs, options, workers, displays.__getitem__)
+            written = batch.write_playlist(targets[0].parent, outcomes)
+        for outcome in outcomes:
+            if outcome.error:
+                stderr.print(outcome.error, markup=False, soft_wrap=True)
+            rows[outcome.job.path] = _row(outcome)
+    typer.echo(_table([rows[path] for path in paths], written))
+    if len(jobs) < len(paths) or any(row[1] == "failed" for row in rows.values()):
+        raise typer.Exit(1)
+
+
+def _row(outcome: batch.Outcome) -> tuple[str, str, str, str]:
+    elapsed = f"{outcome.elapsed:.1f}s"
+    if outcome.built is None:
+        return (str(outcome.job.path), "failed", "", elapsed)
+    size = f"{outcome.size / 1e6:.1f} MB"
+    return (str(outcome.job.target), format_clock(outcome.built.seconds), size, elapsed)
+
+
+def _table(rows: list[tuple[str, str, str, str]], playlist: Path | None) -> str:
+    """file, length, size and time of each track, in the routines' order; then the playlist."""
+    width = max(len(row[0]) for row in rows)
+    lines = [f"{'file':<{width}}  {'length':>7}  {'size':>8}  {'time':>7}"]
+    lines += [f"{a:<{width}}  {b:>7}  {c:>8}  {d:>7}".rstrip() for a, b, c, d in rows]
+    if playlist:
+        lines.append(str(playlist))
+    return "\n".join(lines)
 
 
 def _targets(routines: list[Path], output: str | None) -> list[Path]:
@@ -268,7 +361,8 @@ def check(
     the real speech.
     """
     with _reported() as session:
-        _check_all(routines, _options(sets, engine, voice, rate, loudness), session)
+        options = _options(sets, engine, voice, rate, loudness)
+        _check_all(_routine_files(routines), options, session)
 
 
 @app.command(
@@ -292,7 +386,10 @@ def plan(
     """Show the timeline (start, kind, text) with the same speech timings as the build."""
     with _reported() as session:
         options = _options(sets, engine, voice, rate, loudness)
-        source = pipeline.check(routine, options)
+        found = _routine_files([routine])
+        if len(found) != 1:
+            raise UsageError(f"{routine}: plan shows one routine; this folder holds {len(found)}")
+        source = pipeline.check(found[0], options)
         with _display(session, routine.name) as display:
             timeline = pipeline.plan_routine(source, options, display).timeline
         if as_json:

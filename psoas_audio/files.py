@@ -61,6 +61,11 @@ VTT = Kind(
     ".vtt",
 )
 LRC = Kind("an LRC lyrics file", lambda head: head.lstrip().startswith(b"["), ".lrc")
+M3U = Kind(
+    "an M3U playlist",
+    lambda head: head.removeprefix(b"\xef\xbb\xbf").startswith(b"#EXTM3U"),
+    ".m3u",
+)
 
 
 def output_target(target: Path, kind: Kind = MP3, *, force: bool = False) -> Path:
@@ -116,12 +121,8 @@ def output_folder(folder: Path) -> Iterator[None]:
     created = _make_folders(folder)
     try:
         sweep(folder)
-        try:
-            temp, lock = _create_temp(folder, "probe")
-        except OSError as exc:
-            raise OutputError(f"cannot write in {folder}: {_reason(exc)}") from None
-        temp.unlink(missing_ok=True)
-        os.close(lock)
+        with _temporary(folder, "probe", f"cannot write in {folder}"):
+            pass  # it could be made, so the build's files can be
         yield
     except BaseException:
         for made in reversed(created):
@@ -141,7 +142,12 @@ def _make_folders(folder: Path) -> list[Path]:
     created = []
     try:
         for parent in reversed(missing):
-            parent.mkdir()
+            try:
+                parent.mkdir()
+            except FileExistsError:
+                if not parent.is_dir():
+                    raise
+                continue  # made by a build running beside this one: not ours to remove
             created.append(parent)
     except OSError as exc:
         for made in reversed(created):
@@ -188,32 +194,47 @@ class Staged:
 @contextlib.contextmanager
 def staged(target: Path, folder: Path | None = None, *, durable: bool = True) -> Iterator[Staged]:
     """A locked temporary for target, in `folder` (default: beside it), removed unless committed."""
-    try:
-        temp, lock = _create_temp(folder or target.parent, target.name)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
-    file = Staged(temp, target, durable)
-    try:
-        yield file
-    finally:
-        if not file.committed:
-            temp.unlink(missing_ok=True)
-        os.close(lock)  # the lock goes last: a sweeper never sees an unlocked live temporary
+    with _temporary(folder or target.parent, target.name, f"cannot write {target}") as temp:
+        file = Staged(temp.path, target, durable)
+        try:
+            yield file
+        finally:
+            temp.keep = file.committed
 
 
 @contextlib.contextmanager
 def scratch(folder: Path, name: str, extension: str) -> Iterator[Path]:
     """A locked temporary file (ending in extension) for a child process to write into; removed
     afterwards, and by a later sweep() if this process is killed first."""
+    with _temporary(folder, name, f"cannot write in {folder}", extension) as temp:
+        yield temp.path
+
+
+class _Temporary:
+    def __init__(self, path: Path) -> None:
+        self.path, self.keep = path, False
+
+
+@contextlib.contextmanager
+def _temporary(folder: Path, name: str, failure: str, extension: str = "") -> Iterator[_Temporary]:
+    """A locked temporary, made and removed with interrupts held back: an interrupt can never
+    fall between making it and being ready to remove it, nor cut its removal short."""
+    temp: _Temporary | None = None
+    lock = -1
     try:
-        temp, lock = _create_temp(folder, name, extension)
-    except OSError as exc:
-        raise OutputError(f"cannot write in {folder}: {_reason(exc)}") from None
-    try:
+        with interrupts.deferred():
+            try:
+                path, lock = _create_temp(folder, name, extension)
+            except OSError as exc:
+                raise OutputError(f"{failure}: {_reason(exc)}") from None
+            temp = _Temporary(path)
         yield temp
     finally:
-        temp.unlink(missing_ok=True)
-        os.close(lock)
+        with interrupts.deferred():
+            if temp is not None and not temp.keep:
+                temp.path.unlink(missing_ok=True)
+            if lock >= 0:
+                os.close(lock)  # the lock goes last: a sweeper never sees an unlocked live file
 
 
 def sweep(folder: Path) -> None:

@@ -118,6 +118,8 @@ class Built:
     output: Path
     seconds: float
     written: tuple[Path, ...] = ()  # the MP3 and its sidecars
+    title: str = ""
+    artist: str | None = None
 
 
 def check(path: Path, options: Options = Options()) -> RoutineFile:
@@ -317,7 +319,9 @@ def build(
             for (path, _), file in zip(wanted, staged, strict=True):
                 file.commit()
                 reporter.written(path)
-    return Built(output, timeline.seconds, tuple(path for path, _ in wanted))
+    written = tuple(path for path, _ in wanted)
+    routine = source.routine
+    return Built(output, timeline.seconds, written, routine.title, routine.author)
 
 
 def track_tags(source: RoutineFile, timeline: Timeline, place: Place | None = None) -> Tags:

@@ -88,7 +88,8 @@ def test_a_bad_routine_writes_nothing_and_leaves_an_old_mp3_untouched(tmp_path: 
     before = old.stat()
     code, _, err = run("build", GOOD, BAD, "--engine", "fake", "-o", tmp_path)
     assert code == 1 and f"{BAD}:3:5:" in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.mp3"]  # not even the good one
+    built = ["lunge-mini.mp3", "lunge-mini.vtt", "old.mp3", "playlist.m3u"]  # the good one only
+    assert sorted(p.name for p in tmp_path.iterdir()) == built
     code, _, _ = run("build", BAD, "-o", old)
     assert code == 1
     assert old.read_bytes() == OLD_MP3 and old.stat().st_mtime == before.st_mtime

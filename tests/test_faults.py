@@ -151,7 +151,10 @@ KINDS = ["fifo", "routine", "text", "utf16", "id3-prose", "device", "symlink-loo
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_path: Path) -> None:
+def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(
+    kind: str, tmp_path: Path, clean_build: tuple[Path, Path]
+) -> None:
+    warm = clean_build[0]  # whether the cache is warm makes no difference here
     target = tmp_path / "target"
     if kind == "fifo":
         os.mkfifo(target)
@@ -175,7 +178,7 @@ def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_pat
         target = Path(f"{target}")  # without a trailing /, a folder is not taken as one
     before = sorted(tmp_path.iterdir())
     content = target.read_bytes() if target.is_file() else None
-    code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / "c")
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, cache=warm)
     if kind == "folder":  # an existing folder is where the MP3 goes
         assert code == 0 and (target / "lunge-mini.mp3").is_file()
         return
@@ -195,17 +198,19 @@ def test_o_refuses_what_is_not_an_mp3_and_leaves_it_untouched(kind: str, tmp_pat
             else "exists and is not an MP3; refusing to replace it (--force replaces it anyway)\n"
         )
         code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, "--force",
-                           cache=tmp_path / "c")  # fmt: skip
+                           cache=warm)  # fmt: skip
         assert code == 0, err
         assert target.read_bytes().startswith(b"ID3")
 
 
-def test_o_through_a_symlink_replaces_the_file_and_keeps_the_link(tmp_path: Path) -> None:
+def test_o_through_a_symlink_replaces_the_file_and_keeps_the_link(
+    tmp_path: Path, clean_build: tuple[Path, Path]
+) -> None:
     real = tmp_path / "real.mp3"
     real.write_bytes(OLD_MP3)
     link = tmp_path / "link.mp3"
     link.symlink_to(real.name)
-    code, _, err = run("build", GOOD, "--engine", "fake", "-o", link, cache=tmp_path / "c")
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", link, cache=clean_build[0])
     assert code == 0, err
     assert link.is_symlink() and real.read_bytes().startswith(b"ID3\x03")
     assert real.read_bytes() != OLD_MP3
@@ -374,13 +379,22 @@ def test_a_full_disk_is_refused_before_any_speech(
     assert not log.exists() and not out.exists()  # nothing spoken, not even the folder made
 
 
+@pytest.fixture(scope="module")
+def clean_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A fake-engine build of GOOD and the cache it left: (the cache, the MP3)."""
+    folder = tmp_path_factory.mktemp("clean")
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", folder / "clean.mp3",
+                       cache=folder / "cache")  # fmt: skip
+    assert code == 0, err
+    return folder / "cache", folder / "clean.mp3"
+
+
 @pytest.mark.parametrize("stand_in", ["fifo", "symlink-to-dev-zero", "folder", "shard-is-a-file"])
 def test_anything_standing_where_a_cache_entry_belongs_is_discarded(
-    stand_in: str, tmp_path: Path
+    stand_in: str, tmp_path: Path, clean_build: tuple[Path, Path]
 ) -> None:
     cache = tmp_path / "cache"
-    code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "clean.mp3", cache=cache)
-    assert code == 0, err
+    shutil.copytree(clean_build[0], cache)
     entries = sorted(p for p in cache.rglob("*") if p.is_file() and p.parent.name != "tmp")
     for path in entries:
         path.unlink()
@@ -398,7 +412,7 @@ def test_anything_standing_where_a_cache_entry_belongs_is_discarded(
     code, _, err = finish(process, timeout=60)  # a FIFO read or /dev/zero would never end
     assert code == 0, err
     assert err.startswith("note: the cache had ")
-    assert np.array_equal(decode(tmp_path / "again.mp3"), decode(tmp_path / "clean.mp3"))
+    assert np.array_equal(decode(tmp_path / "again.mp3"), decode(clean_build[1]))
 
 
 def test_a_build_killed_while_speaking_leaves_no_noise_and_no_lasting_files(

@@ -12,18 +12,33 @@ from typing import Any
 from ..errors import EngineError, PsoasError
 from .engine import create_engine
 
+_slots: Any = None  # a semaphore shared by a batch's workers: engines never outnumber cores
+
+
+def share_engine_slots(slots: Any) -> None:
+    """Make every EngineProcess of this process take one of these slots while it lives."""
+    global _slots
+    _slots = slots
+
 
 class EngineProcess:
     """One engine in one child process, called synchronously with a timeout per call."""
 
     def __init__(self, name: str, path: str, timeout: float) -> None:
         self.name, self.timeout = name, timeout
+        self._slot = _slots
+        if self._slot is not None:
+            self._slot.acquire()
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_conn, path), daemon=True)
-        self._process.start()
-        child_conn.close()
-        self.call("ready")
+        try:
+            self._process.start()
+            child_conn.close()
+            self.call("ready")
+        except BaseException:
+            self.close()  # an engine that cannot start gives its slot back
+            raise
 
     def call(self, method: str, *args: Any, timeout: float | None = None, doing: str = "") -> Any:
         """Run engine.method(*args) in the child; EngineError if it fails, dies or hangs.
@@ -49,10 +64,14 @@ class EngineProcess:
         return value
 
     def close(self) -> None:
-        if self._process.is_alive():
-            self._process.kill()
-        self._process.join(timeout=5)
+        if self._process.pid is not None:  # it was started
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=5)
         self._conn.close()
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
 
     def __enter__(self) -> EngineProcess:
         return self
