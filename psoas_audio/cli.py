@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from . import batch, files, interrupts, pipeline
+from . import authoring, batch, files, interrupts, pipeline
 from .durations import format_clock
 from .errors import PsoasError, UsageError
 from .level import TARGET_LUFS
@@ -412,6 +412,33 @@ def plan_table(timeline: Timeline) -> str:
         lines.append(f"{format_clock(to_seconds(event.start)):>7}  {event.kind:<7}  {text}")
     lines += ["", f"total {format_clock(timeline.seconds)} ({timeline.seconds:.3f}s)"]
     return "\n".join(lines)
+
+
+@app.command(epilog="Example:  psoas-audio new routines/my-routine.yaml")
+def new(
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="Where to write it.", show_default=False)
+    ],
+) -> None:
+    """Write a commented starter routine that shows every feature; never overwrites a file."""
+    with _reported():
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            raise UsageError(f"{path}: a routine's name ends in .yaml")
+        with files.output_folder(path.parent), files.staged(path) as staged:
+            staged.path.write_text(authoring.STARTER, encoding="utf-8")
+            staged.commit_new()
+        schema = path.parent / authoring.SCHEMA_FILE
+        if not schema.exists():  # what its first line points editors at
+            with files.staged(schema) as staged:
+                staged.path.write_text(authoring.schema_text(), encoding="utf-8")
+                staged.commit_new()
+        typer.echo(f"{path}: a starter routine; build it with: psoas-audio build {path}")
+
+
+@app.command(epilog="Example:  psoas-audio schema > routines/routine.schema.json")
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of the routine format, for editors."""
+    typer.echo(authoring.schema_text(), nl=False)
 
 
 @app.command(

@@ -190,6 +190,16 @@ class Staged:
             _replace(self.path, self.target)
             self.committed = True
 
+    def commit_new(self) -> None:
+        """Put the finished file in place only if nothing is there yet (never overwrites)."""
+        try:
+            self.path.chmod(_plain_file_mode(self.target))
+            os.link(self.path, self.target)  # atomic, and fails if the target exists
+        except FileExistsError:
+            raise OutputError(f"{self.target}: already exists; refusing to replace it") from None
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.target}: {_reason(exc)}") from None
+
 
 @contextlib.contextmanager
 def staged(target: Path, folder: Path | None = None, *, durable: bool = True) -> Iterator[Staged]:

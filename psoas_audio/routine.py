@@ -18,12 +18,14 @@ from pydantic import (
     StringConstraints,
     Tag,
     ValidationError,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
 from .cues import cue_problems
 from .durations import parse_duration
 from .errors import EngineError, Problem, RoutineError, closest, did_you_mean
+from .speech.engine import BUILT_IN
 from .template import ACTIONS, PRIMARY_ACTIONS, template
 from .yamlsource import Path_, SourceDocument, load_document
 
@@ -107,10 +109,47 @@ def _final_chime(value: object) -> object:
     raise PydanticCustomError("chime", f"expected true, false or a chime style name, got {value!r}")
 
 
-ChimeStyle = Annotated[str, AfterValidator(_chime_style)]
-FinalChime = Annotated[bool | str, BeforeValidator(_final_chime)]
-Seconds = Annotated[float, BeforeValidator(_duration)]
-Count = Annotated[int, BeforeValidator(_count)]
+# How these are written in a file, for the JSON Schema editors read (`psoas-audio schema`):
+# a var such as "{hold}" may stand wherever a duration or a count goes.
+_VAR = r"^\s*\{[A-Za-z_][A-Za-z0-9_]*\}\s*$"
+_DURATION = r"^\s*(\d+(\.\d+)?\s*(h|ms|m|s)?\s*)+$"
+_DURATION_SCHEMA = {
+    "anyOf": [{"type": "number", "exclusiveMinimum": 0},
+              {"type": "string", "pattern": _DURATION}, {"type": "string", "pattern": _VAR}],
+    "description": "A duration: 20s, 1.5s, 2m, 1m30s, 1h, 500ms, a number of seconds, or a var.",
+}  # fmt: skip
+
+
+def _whole(low: int, high: int, what: str) -> dict[str, object]:
+    return {
+        "anyOf": [{"type": "integer", "minimum": low, "maximum": high},
+                  {"type": "string", "pattern": _VAR}],
+        "description": f"{what}: {low} to {high}, or a var.",
+    }  # fmt: skip
+
+
+def _styles() -> list[str]:
+    from .chime import STYLES
+
+    return list(STYLES)
+
+
+ChimeStyle = Annotated[str, AfterValidator(_chime_style), WithJsonSchema({"enum": _styles()})]
+FinalChime = Annotated[
+    bool | str,
+    BeforeValidator(_final_chime),
+    WithJsonSchema(
+        {"anyOf": [{"type": "boolean"}, {"enum": _styles()}],
+         "description": "The chime at the end: true (the bell), false, or a style."}
+    ),
+]  # fmt: skip
+Seconds = Annotated[float, BeforeValidator(_duration), WithJsonSchema(_DURATION_SCHEMA)]
+Count = Annotated[
+    int, BeforeValidator(_count), WithJsonSchema(_whole(1, MAX_REPEAT, "How many times"))
+]
+Countdown = Annotated[
+    int, Field(ge=1, le=10), WithJsonSchema(_whole(1, 10, "Seconds counted down at the end"))
+]
 
 
 class _Model(BaseModel):
@@ -131,7 +170,9 @@ def _engine(name: object) -> object:
 class Voice(_Model):
     """Who speaks and how fast; every part can be overridden from the command line."""
 
-    engine: Annotated[str, BeforeValidator(_engine)] = "pyttsx3"
+    engine: Annotated[str, BeforeValidator(_engine), WithJsonSchema({"enum": list(BUILT_IN)})] = (
+        "pyttsx3"
+    )
     name: str | None = None
     rate: Annotated[int, Field(ge=80, le=450)] = 150
 
@@ -159,7 +200,7 @@ class _Timed(_Model):
     """What holds and rests share: a text before the silence, and cues inside it."""
 
     say: Spoken | None = None
-    countdown: Annotated[int, Field(ge=1, le=10)] | None = None
+    countdown: Countdown | None = None
     halfway: bool = False
     remind: Remind | None = None
 
@@ -225,20 +266,33 @@ Steps = Annotated[tuple[Step, ...], Field(min_length=1)]
 class Routine(_Model):
     """A validated routine with its {vars} already filled in (loop variables stay as {side})."""
 
-    title: Name
-    author: Name | None = None  # the MP3's artist
-    description: Description | None = None  # the MP3's comment
-    album: Name | None = None  # default: the folder's name in a batch, else the title
+    title: Annotated[Name, Field(description="The track's title.")]
+    author: Annotated[Name | None, Field(description="The MP3's artist.")] = None
+    description: Annotated[Description | None, Field(description="The MP3's comment.")] = None
+    album: Annotated[
+        Name | None, Field(description="Default: the folder's name in a batch, else the title.")
+    ] = None
     genre: Name = DEFAULT_GENRE
-    cover: Text | None = None  # a PNG or JPEG beside the routine; default: one is drawn
+    cover: Annotated[
+        Text | None,
+        Field(description="A PNG or JPEG beside the routine; without it, a cover is drawn."),
+    ] = None
     voice: Voice = Voice()
-    vars: dict[str, str | int | float] = {}
-    chime: FinalChime = True  # the final chime: true (the default style), false, or a style
-    breath: Seconds | None = None  # between two spoken lines in a row (default 0.6 s)
-    language: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")] | None
-    ) = None  # an eSpeak NG language code: picks the voice when voice.name is not given
-    pronounce: dict[Text, Spoken] = {}  # word -> respelling, for every engine
+    vars: Annotated[
+        dict[str, str | int | float],
+        Field(description="Values for {name} anywhere below; --set NAME=VALUE overrides them."),
+    ] = {}
+    chime: FinalChime = True
+    breath: Annotated[
+        Seconds | None, Field(description="The pause between two spoken lines (0.6 s).")
+    ] = None
+    language: Annotated[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")] | None,
+        Field(description="A language code such as de or en-gb: picks the voice."),
+    ] = None
+    pronounce: Annotated[
+        dict[Text, Spoken], Field(description="Words respelled for every engine: {psoas: so-az}.")
+    ] = {}
     steps: Steps
 
 

@@ -16,7 +16,7 @@ from psoas_audio import pipeline
 from psoas_audio.cli import app
 
 runner = CliRunner()
-COMMANDS = ["build", "plan", "check", "voices"]
+COMMANDS = ["build", "plan", "check", "voices", "new", "schema"]
 GOOD = TESTS / "golden" / "lunge-mini.yaml"
 BAD = TESTS / "bad" / "unknown-step-key.yaml"
 OLD_MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00an older build"  # what a build may replace

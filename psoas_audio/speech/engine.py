@@ -52,6 +52,7 @@ ENGINES: dict[str, str] = {
     "pyttsx3": "psoas_audio.speech.pyttsx3_engine:Pyttsx3Engine",
     "piper": "psoas_audio.speech.piper_engine:PiperEngine",  # pip install 'psoas-audio[neural]'
 }
+BUILT_IN = tuple(sorted(ENGINES))  # what routines may name, whatever a test adds
 
 
 def engine_path(name: str) -> str:
