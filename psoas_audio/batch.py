@@ -1,30 +1,33 @@
-"""Many routines at once: each built in a worker process of its own, progress sent home over a
-queue, a broken routine reported while the others still build, and a playlist of the tracks.
+"""Many routines at once: each built in a worker process, progress sent home, a broken routine
+reported while the others still build, and a playlist of the tracks.
 
-Workers are processes, not threads: pyttsx3 keeps one engine per process, the leveling DSP
-runs in Python, and a process can be interrupted and clean up after itself on its own.
+Workers are plain child processes (`python -m psoas_audio.worker`) in sessions of their own,
+fed one job at a time over a pipe: a terminal's Ctrl-C reaches only this process, which then
+stops them all by SIGTERM and waits for each to clean up and answer. A worker that dies is one
+failed routine, not a broken batch; a worker whose parent dies stops what it is doing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
+import pickle
+import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from . import files, interrupts, pipeline
-from .errors import PsoasError
-from .speech import process
+from . import files, pipeline
 from .speech.engine import ENGINES
 
 PLAYLIST = "playlist.m3u"
+STOP_SECONDS = 60.0  # how long stopped workers get to clean up before they are killed
 
 
 @dataclass(frozen=True)
@@ -55,50 +58,59 @@ def build_all(
 ) -> list[Outcome]:
     """Build every job, at most `workers` at a time and engines never more than the cores.
 
-    An interrupt stops every worker, each cleaning up after itself, then is raised here once
+    An interrupt stops every worker, each cleaning up after itself, and is raised here once
     they have all answered (so that what was written is known and reported).
     """
-    context = multiprocessing.get_context("spawn")
-    events: Any = context.Queue()
-    engines = context.BoundedSemaphore(os.cpu_count() or 1)
-    stopping = context.Event()
-    listener = threading.Thread(target=_relay, args=(events, reporter_for), daemon=True)
-    listener.start()
-    pool = ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(jobs))),
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(events, engines, stopping, dict(ENGINES)),
-    )
-    futures: list[Future[Outcome]] = [
-        pool.submit(_build_one, index, job, options) for index, job in enumerate(jobs)
-    ]
+    inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()
+    slots = _EngineSlots(os.cpu_count() or 1)
+    count = max(1, min(workers, len(jobs)))
+    crew = [_Worker(number, inbox, options, slots) for number in range(count)]
+    outcomes: dict[int, Outcome] = {}
+    waiting = list(enumerate(jobs))
+    busy: dict[int, tuple[int, float]] = {}  # worker -> (job index, started)
     try:
-        outcomes = [future.result() for future in futures]
+        for worker in crew:
+            _dispatch(worker, waiting, busy)
+        while len(outcomes) < len(jobs):
+            number, kind, payload = _next(inbox)
+            worker = crew[number]
+            if kind == "event":
+                index, method, args = payload
+                getattr(reporter_for(index), method)(*args)
+            elif kind == "slot":
+                slots.answer(worker, payload)
+            elif kind == "done":
+                busy.pop(number, None)
+                index, outcome = payload
+                outcomes[index] = outcome
+                _dispatch(worker, waiting, busy)
+            elif kind == "gone" and number in busy:  # it died mid-routine: that routine failed
+                index, started = busy.pop(number)
+                why = f"{jobs[index].path}: the worker building it stopped unexpectedly"
+                outcomes[index] = Outcome(jobs[index], None, why, time.monotonic() - started)
+                slots.release_all(worker)
+                crew[number] = worker = _Worker(number, inbox, options, slots)
+                _dispatch(worker, waiting, busy)
     except KeyboardInterrupt:
-        stopping.set()  # a worker about to start another routine does not
-        for pid in list(getattr(pool, "_processes", {}) or {}):
-            _signal(pid, signal.SIGTERM)  # a busy worker treats it as Ctrl-C and cleans up
-        pool.shutdown(wait=True, cancel_futures=True)
-        _stop(events, listener)
+        _stop(crew, inbox, reporter_for, slots)
         raise
-    pool.shutdown(wait=True)
-    _stop(events, listener)
-    return outcomes
+    finally:
+        for worker in crew:
+            worker.close()
+    return [outcomes[index] for index in range(len(jobs))]
 
 
 def write_playlist(folder: Path, outcomes: Sequence[Outcome]) -> Path | None:
     """playlist.m3u beside the MP3s, in the routines' order, with relative paths."""
-    built = [outcome for outcome in outcomes if outcome.built]
+    built = [outcome.built for outcome in outcomes if outcome.built]
     if not built:
         return None
     lines = ["#EXTM3U"]
-    for outcome in built:
-        assert outcome.built is not None
-        track = outcome.built
+    for track in built:
         label = f"{track.artist} - {track.title}" if track.artist else track.title
         lines.append(f"#EXTINF:{round(track.seconds)},{label}")
-        lines.append(os.path.relpath(outcome.job.target, folder).replace(os.sep, "/"))
+        relative = os.path.relpath(track.output, folder).replace(os.sep, "/")
+        lines.append(f"./{relative}" if relative.startswith("#") else relative)  # not a comment
     target = files.output_target(folder / PLAYLIST, files.M3U)
     with files.staged(target) as staged:
         staged.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -106,90 +118,158 @@ def write_playlist(folder: Path, outcomes: Sequence[Outcome]) -> Path | None:
     return folder / PLAYLIST
 
 
-# -- in the worker processes -------------------------------------------------------------------
-
-_events: Any = None
-_stopping: Any = None
+# -- the workers, as seen from home ------------------------------------------------------------
 
 
-def _start_worker(events: Any, engines: Any, stopping: Any, registry: dict[str, str]) -> None:
-    """Idle, a worker ignores Ctrl-C (the parent decides) and leaves quietly on SIGTERM.
+class _Worker:
+    """One child process and the thread that brings its messages home."""
 
-    It knows the engines its parent knows (tests add fake ones at run time).
-    """
-    global _events, _stopping
-    _events, _stopping = events, stopping
-    ENGINES.update(registry)
-    process.share_engine_slots(engines)
-    _idle()
+    def __init__(
+        self, number: int, inbox: queue.Queue[tuple[int, str, Any]], options: pipeline.Options,
+        slots: _EngineSlots,
+    ) -> None:  # fmt: skip
+        self.number = number
+        session = {"start_new_session": True} if os.name == "posix" else {}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "psoas_audio.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, **session,  # type: ignore[call-overload]
+        )  # fmt: skip
+        self._send(("setup", sys.path, dict(ENGINES), options))
+        threading.Thread(target=self._relay, args=(inbox,), daemon=True).start()
 
+    def run(self, index: int, job: Job) -> None:
+        self._send(("job", index, job))
 
-def _idle() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(130))
+    def grant(self, granted: bool) -> None:
+        self._send(("slot", granted))
 
+    def _send(self, message: object) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            write_frame(self.process.stdin, message)
 
-def _build_one(index: int, job: Job, options: pipeline.Options) -> Outcome:
-    started = time.monotonic()
-    interrupts.install()  # busy: Ctrl-C or SIGTERM stops this build, which cleans up
-    try:
-        if _stopping.is_set():
-            raise KeyboardInterrupt  # the batch was interrupted before this one began
-        source = pipeline.check(job.path, options)
-        built = pipeline.build(source, job.target, options, _QueueReporter(index), job.place)
-        return Outcome(job, built, None, time.monotonic() - started)
-    except PsoasError as exc:
-        return Outcome(job, None, str(exc), time.monotonic() - started)
-    except KeyboardInterrupt:
-        return Outcome(job, None, "interrupted", time.monotonic() - started, interrupted=True)
-    finally:
-        interrupts.finish()
-        _idle()
+    def _relay(self, inbox: queue.Queue[tuple[int, str, Any]]) -> None:
+        assert self.process.stdout is not None
+        while True:
+            message = read_frame(self.process.stdout)
+            if message is None:
+                inbox.put((self.number, "gone", None))
+                return
+            kind, payload = message
+            inbox.put((self.number, kind, payload))
 
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.send_signal(signal.SIGTERM)
 
-class _QueueReporter:
-    """A Reporter in a worker: every call goes home as (index, method, argument)."""
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-    def _send(self, method: str, *args: object) -> None:
-        _events.put((self.index, method, args))
-
-    def start(self, stage: str, total: int) -> None:
-        self._send("start", stage, total)
-
-    def update(self, done: int) -> None:
-        self._send("update", done)
-
-    def notice(self, message: str) -> None:
-        self._send("notice", message)
-
-    def written(self, path: Path) -> None:
-        self._send("written", path)
-
-
-# -- at home -----------------------------------------------------------------------------------
-
-
-def _relay(events: Any, reporter_for: ReporterFor) -> None:
-    while True:
+    def close(self) -> None:
+        self._send(("quit",))
+        if self.process.stdin:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
         try:
-            item = events.get()
-        except (EOFError, OSError):
-            return
-        if item is None:
-            return
-        index, method, args = item
-        getattr(reporter_for(index), method)(*args)
+            self.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-def _stop(events: Any, listener: threading.Thread) -> None:
-    """Let the listener pass on every event the workers sent, then end it."""
-    events.put(None)
-    listener.join(timeout=10)
+class _EngineSlots:
+    """Engine processes across all workers never outnumber the cores: workers ask for a slot
+    before starting an engine and give it back when it is closed."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self.held: dict[int, int] = {}
+        self.asking: list[_Worker] = []
+
+    def answer(self, worker: _Worker, request: str) -> None:
+        if request == "take":
+            self.asking.append(worker)
+        elif self.held.get(worker.number):
+            self.free += 1
+            self.held[worker.number] -= 1
+        while self.free and self.asking:
+            asker = self.asking.pop(0)
+            self.free -= 1
+            self.held[asker.number] = self.held.get(asker.number, 0) + 1
+            asker.grant(True)
+
+    def release_all(self, worker: _Worker) -> None:
+        self.free += self.held.pop(worker.number, 0)
+        self.asking = [asker for asker in self.asking if asker is not worker]
 
 
-def _signal(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signum)
+def _dispatch(
+    worker: _Worker, waiting: list[tuple[int, Job]], busy: dict[int, tuple[int, float]]
+) -> None:
+    if waiting:
+        index, job = waiting.pop(0)
+        busy[worker.number] = (index, time.monotonic())
+        worker.run(index, job)
+
+
+def _next(inbox: queue.Queue[tuple[int, str, Any]]) -> tuple[int, str, Any]:
+    while True:  # a timeout, so that Ctrl-C is acted on at once
+        with contextlib.suppress(queue.Empty):
+            return inbox.get(timeout=0.2)
+
+
+def _stop(
+    crew: list[_Worker],
+    inbox: queue.Queue[tuple[int, str, Any]],
+    reporter_for: ReporterFor,
+    slots: _EngineSlots,
+) -> None:
+    """Stop every worker and pass on what they report while they clean up (what they wrote)."""
+    for worker in crew:
+        worker.stop()
+    deadline = time.monotonic() + STOP_SECONDS
+    running = {worker.number for worker in crew if worker.process.poll() is None}
+    while running and time.monotonic() < deadline:
+        try:
+            number, kind, payload = inbox.get(timeout=0.2)
+        except queue.Empty:
+            running = {n for n in running if crew[n].process.poll() is None}
+            continue
+        if kind == "event":
+            index, method, args = payload
+            if method == "written":
+                reporter_for(index).written(*args)
+        elif kind == "slot":
+            slots.answer(crew[number], payload)
+        elif kind == "gone":
+            running.discard(number)
+
+
+# -- the wire between them ---------------------------------------------------------------------
+
+
+def write_frame(stream: IO[bytes], message: object) -> None:
+    data = pickle.dumps(message)
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+
+
+def read_frame(stream: IO[bytes]) -> Any:
+    """The next message, or None once the other end has gone."""
+    head = _read_exactly(stream, 8)
+    if head is None:
+        return None
+    body = _read_exactly(stream, int.from_bytes(head, "little"))
+    return None if body is None else pickle.loads(body)
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        try:
+            chunk = stream.read(left)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)

@@ -252,7 +252,8 @@ def _build_batch(
     files.output_target(playlist, files.M3U, force=options.force)
     rows: dict[Path, tuple[str, str, str, str]] = {}
     jobs: list[batch.Job] = []
-    for number, (path, target) in enumerate(zip(paths, targets, strict=True), start=1):
+    good: list[tuple[Path, Path]] = []
+    for path, target in zip(paths, targets, strict=True):
         try:
             pipeline.check(path, options)
             for output, kind in pipeline.outputs(target, options):
@@ -260,8 +261,10 @@ def _build_batch(
         except PsoasError as exc:
             stderr.print(str(exc), markup=False, soft_wrap=True)
             rows[path] = (str(path), "failed", "", "")
-            continue
-        place = pipeline.Place(path.resolve().parent.name, number, len(paths))
+        else:
+            good.append((path, target))
+    for number, (path, target) in enumerate(good, start=1):  # the album: the folder given
+        place = pipeline.Place(path.absolute().parent.name, number, len(good))
         jobs.append(batch.Job(path, target, place))
     written = None
     if jobs:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import tools
+from .durations import spoken_length
 from .errors import EncodeError
 from .pcm import SAMPLE_RATE
 
@@ -39,7 +40,7 @@ def encode_mp3(
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Encode the stream into target; progress(samples) as ffmpeg takes each chunk."""
-    doing = f"encoding {seconds / 60:.0f} minutes of audio"
+    doing = f"encoding {spoken_length(max(1, round(seconds)))} of audio"
     for size in tools.feed(encoder_command(target, bitrate), pcm, seconds, doing):
         if progress:
             progress(size // 2)

@@ -115,8 +115,8 @@ def output_target(target: Path, kind: Kind = MP3, *, force: bool = False) -> Pat
 def output_folder(folder: Path) -> Iterator[None]:
     """The folder made (with its parents) and proven writable before any work is done in it.
 
-    Leftovers of killed builds in it are removed; if the block fails, the folders this made
-    are removed again, so a failed build leaves nothing behind.
+    Leftovers of killed builds in it are removed. Afterwards the folders this made are removed
+    again if they are still empty, so a build that wrote nothing leaves nothing behind.
     """
     created = _make_folders(folder)
     try:
@@ -124,11 +124,10 @@ def output_folder(folder: Path) -> Iterator[None]:
         with _temporary(folder, "probe", f"cannot write in {folder}"):
             pass  # it could be made, so the build's files can be
         yield
-    except BaseException:
+    finally:
         for made in reversed(created):
             with contextlib.suppress(OSError):
-                made.rmdir()
-        raise
+                made.rmdir()  # only if empty
 
 
 def _make_folders(folder: Path) -> list[Path]:

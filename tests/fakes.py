@@ -35,6 +35,7 @@ class FakeEngine:
             wav.setsampwidth(2)
             wav.setframerate(ENGINE_RATE)
             wav.writeframes((padded * 32767).astype("<i2").tobytes())
+        time.sleep(float(os.environ.get("FAKE_ENGINE_DELAY", "0")))  # to be caught mid-phrase
 
 
 class HangingEngine(FakeEngine):

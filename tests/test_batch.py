@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -79,32 +80,61 @@ def test_a_broken_routine_is_reported_and_the_others_still_build(tmp_path: Path)
     assert broken[0].split()[-1] == "failed"  # in its place in the table
 
 
+OLD = b"ID3\x03\x00\x00\x00\x00\x00\x00an older build"
+LONG = "title: {name}\nsteps:\n  - hold: 2h\n    say: Hold {name}.\n"
+SHORT = "title: {name}\nsteps:\n  - hold: 2s\n    say: Hold {name}.\n"
+
+
+def start_batch(tmp_path: Path, *routines: str, jobs: int = 2) -> subprocess.Popen[str]:
+    """A batch in a terminal session of its own, over routines r0, r1, ... (LONG or SHORT)."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    for number, text in enumerate(routines):
+        (folder / f"r{number}.yaml").write_text(text.format(name=f"R{number}"))
+    (out / "r0.mp3").write_bytes(OLD)
+    env = {**os.environ, "PSOAS_AUDIO_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    code = "import conftest; from psoas_audio.__main__ import main; main()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "build", str(folder), "--engine", "fake", "-o", f"{out}/",
+         "--jobs", str(jobs)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,  # a terminal of its own: Ctrl-C reaches the whole group
+    )  # fmt: skip
+
+
+def wait_for(condition: Callable[[], object], what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def temporaries(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if files.TEMP_MARK in p.name]
+
+
+def workers_of(pid: int) -> list[int]:
+    """The batch's worker processes (they run in sessions of their own, so look by parent)."""
+    found = subprocess.run(["pgrep", "-f", "psoas_audio.worker"], capture_output=True, text=True)
+    return [int(p) for p in found.stdout.split() if _parent(int(p)) in (pid, 1)]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_an_interrupted_batch_stops_every_build_and_leaves_nothing(
     how: str, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "long"
-    folder.mkdir()
-    for n in range(3):
-        (folder / f"r{n}.yaml").write_text(
-            f"title: R{n}\nsteps:\n  - hold: 2h\n    say: Hold {n}.\n"
-        )
+    build = start_batch(tmp_path, LONG, LONG, LONG)
     out = tmp_path / "out"
-    out.mkdir()
-    old = b"ID3\x03\x00\x00\x00\x00\x00\x00an older build"
-    (out / "r0.mp3").write_bytes(old)
-    env = {**os.environ, "PSOAS_AUDIO_CACHE": str(tmp_path / "cache"),
-           "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
-    code = "import conftest; from psoas_audio.__main__ import main; main()"
-    build = subprocess.Popen(
-        [sys.executable, "-c", code, "build", str(folder), "--engine", "fake", "-o", f"{out}/"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        start_new_session=True,  # a terminal of its own: Ctrl-C reaches the whole group
-    )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while len([p for p in out.iterdir() if files.TEMP_MARK in p.name]) < 2:
-        assert time.monotonic() < deadline, "the builds never started encoding"
-        time.sleep(0.1)
+    wait_for(lambda: len(temporaries(out)) >= 2, "the builds never started encoding")
     if how == "ctrl-c":
         os.killpg(build.pid, signal.SIGINT)  # as a terminal sends it: to every process
     else:
@@ -113,8 +143,91 @@ def test_an_interrupted_batch_stops_every_build_and_leaves_nothing(
     assert build.returncode == 130, stderr
     assert "interrupted; nothing was written" in stderr and "Traceback" not in stderr
     assert sorted(p.name for p in out.iterdir()) == ["r0.mp3"]  # no temporaries, no playlist
-    assert (out / "r0.mp3").read_bytes() == old
+    assert (out / "r0.mp3").read_bytes() == OLD
     assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+    wait_for(lambda: not workers_of(build.pid), "workers outlived the batch", 10)
+
+
+def test_an_interrupt_while_one_worker_is_idle_and_one_busy_says_what_was_written(
+    tmp_path: Path,
+) -> None:
+    build = start_batch(tmp_path, LONG, SHORT, SHORT)
+    out = tmp_path / "out"
+    wait_for(lambda: (out / "r2.mp3").exists(), "the short ones never finished")
+    time.sleep(0.5)  # one worker now has nothing left to do
+    build.send_signal(signal.SIGTERM)
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 130, stderr
+    written = f"{out / 'r1.mp3'}, {out / 'r1.vtt'}, {out / 'r2.mp3'}, {out / 'r2.vtt'}"
+    assert f"interrupted after writing {written}; nothing else was written" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["r0.mp3", "r1.mp3", "r1.vtt", "r2.mp3",
+                                                     "r2.vtt"]  # fmt: skip
+    assert (out / "r0.mp3").read_bytes() == OLD
+
+
+def test_ctrl_c_as_the_workers_start_is_quiet(tmp_path: Path) -> None:
+    build = start_batch(tmp_path, SHORT, SHORT, SHORT)
+    time.sleep(0.8)  # the workers are importing
+    os.killpg(build.pid, signal.SIGINT)
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 130 and "Traceback" not in stderr and "Fatal" not in stderr
+    assert temporaries(tmp_path / "out") == []
+
+
+def test_a_worker_killed_outright_fails_its_routine_and_the_others_build(tmp_path: Path) -> None:
+    build = start_batch(tmp_path, LONG, SHORT, SHORT, SHORT, jobs=2)
+    out = tmp_path / "out"
+    wait_for(lambda: len(temporaries(out)) >= 1 and workers_of(build.pid), "no worker started")
+    wait_for(lambda: any(p.name.startswith(".r0.mp3") for p in temporaries(out)), "no r0 yet")
+    busy_with_r0 = [
+        pid for pid in workers_of(build.pid)
+        if any("r0.mp3" in os.readlink(f"/proc/{pid}/fd/{fd}")
+               for fd in os.listdir(f"/proc/{pid}/fd") if os.path.islink(f"/proc/{pid}/fd/{fd}"))
+    ]  # fmt: skip
+    assert len(busy_with_r0) == 1
+    os.kill(busy_with_r0[0], signal.SIGKILL)
+    _, stderr = build.communicate(timeout=120)
+    assert build.returncode == 1 and "Traceback" not in stderr
+    assert f"{tmp_path / 'in' / 'r0.yaml'}: the worker building it stopped unexpectedly" in stderr
+    assert sorted(p.name for p in out.glob("*.mp3")) == ["r0.mp3", "r1.mp3", "r2.mp3", "r3.mp3"]
+    assert (out / "r0.mp3").read_bytes() == OLD
+    assert (out / "playlist.m3u").read_text().splitlines()[2::2] == ["r1.mp3", "r2.mp3", "r3.mp3"]
+
+
+def test_workers_stop_when_the_batch_is_killed_outright(tmp_path: Path) -> None:
+    build = start_batch(tmp_path, LONG, LONG, SHORT)
+    out = tmp_path / "out"
+    wait_for(lambda: len(temporaries(out)) >= 2, "the builds never started encoding")
+    crew = workers_of(build.pid)
+    assert len(crew) == 2
+    os.kill(build.pid, signal.SIGKILL)
+    build.communicate(timeout=30)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in crew), "orphans", 30)
+    assert not (out / "r2.mp3").exists()  # nobody went on to the next routine
+    assert (out / "r0.mp3").read_bytes() == OLD
+
+
+def test_everything_failing_leaves_no_empty_folders(tmp_path: Path) -> None:
+    bad = [tmp_path / f"m{n}.yaml" for n in range(2)]
+    for path in bad:  # a reminder too long for its slot: found only once the line is spoken
+        path.write_text("title: T\nsteps:\n  - rest: 16s\n    remind: {every: 5s, "
+                        "say: Let the ribs soften, and breathe out slowly.}\n")  # fmt: skip
+    out = tmp_path / "new" / "deep"
+    result = CliRunner().invoke(app, ["build", *map(str, bad), "--engine", "fake", "-o", f"{out}/"])
+    assert result.exit_code == 1, result.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_playlist_entry_never_reads_as_a_comment(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("#1 warm-up", "#2 rest"):
+        (folder / f"{name}.yaml").write_text(SHORT.format(name="A track"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", str(folder), "--engine", "fake", "-o", f"{out}/"])
+    assert result.exit_code == 0, result.stderr
+    lines = (out / "playlist.m3u").read_text().splitlines()
+    assert lines[2::2] == ["./#1 warm-up.mp3", "./#2 rest.mp3"]
 
 
 def test_engine_processes_wait_for_a_free_core() -> None:

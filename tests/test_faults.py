@@ -325,9 +325,9 @@ def fake_ffmpeg(folder: Path, script: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("script", "message"),
     [
-        ("exec sleep 600", "ffmpeg stopped taking audio while encoding 1 minutes of audio "
+        ("exec sleep 600", "ffmpeg stopped taking audio while encoding 49 seconds of audio "
                            "(nothing for 2s) and was stopped"),
-        ("cat > /dev/null; exec sleep 600", "ffmpeg did not finish encoding 1 minutes of audio "
+        ("cat > /dev/null; exec sleep 600", "ffmpeg did not finish encoding 49 seconds of audio "
                                             "within 3s and was stopped"),
     ],
     ids=["takes-nothing", "never-finishes"],
@@ -441,7 +441,8 @@ def test_a_build_killed_while_speaking_leaves_no_noise_and_no_lasting_files(
         "title: Many\nsteps:\n" + "".join(f"  - say: Line number {n}.\n" for n in range(400))
     )
     cache = tmp_path / "cache"
-    process = start("build", routine, "--engine", "fake", "-o", tmp_path / "many.mp3", cache=cache)
+    process = start("build", routine, "--engine", "fake", "-o", tmp_path / "many.mp3", cache=cache,
+                    env={"FAKE_ENGINE_DELAY": "0.2"})  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((cache / "tmp").glob(".scratch.psoas-*")):
         time.sleep(0.01)
