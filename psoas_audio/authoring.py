@@ -33,6 +33,7 @@ STARTER = f"""\
 # A starter routine: every feature of the format, in a track of about five minutes.
 # Build it:   psoas-audio build THIS.yaml        Check it:   psoas-audio check THIS.yaml
 # See it:     psoas-audio plan THIS.yaml         Change a var:  --set hold=30s
+# Fit it:     psoas-audio build THIS.yaml --length 7m   (the ranges below stretch to fit)
 
 title: My first routine               # the track's title (required)
 author: Your name                     # the MP3's artist
@@ -50,7 +51,7 @@ chime: bowl                           # the chime at the end: true (a bell), fal
 vars:                                 # {{name}} below takes these values
   hold: 20s
   reps: 2
-  rest: 2m
+  rest: 2m..4m                        # a range: its shorter end, or what --length needs
 
 steps:
   - say: Find a comfortable place to lie down. If anything hurts, ease off.
@@ -74,7 +75,7 @@ steps:
   - section: Resting
     steps:
       - rest: "{{rest}}"
-        say: Let the back of your body rest on the floor.
+        say: Let the back of your body rest on the floor for {{rest}}.
         remind:                       # soft lines inside the rest, never in its last 10 s
           every: 40s
           say: [Let the breath slow down., Nothing to do but rest.]

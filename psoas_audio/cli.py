@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from . import authoring, batch, files, interrupts, pipeline
-from .durations import format_clock
+from .durations import format_clock, parse_length, short_clock
 from .errors import PsoasError, UsageError
 from .level import TARGET_LUFS
 from .pcm import to_seconds
+from .profile import LOUDEST_LUFS, QUIETEST_LUFS, Profile, load_profile
 from .routine import RoutineFile
 from .speech import list_voices
 from .speech.engine import resolve_language, speaks
@@ -53,13 +54,34 @@ RateOpt = Annotated[
     int | None, typer.Option("--rate", min=80, max=450, help="Speaking rate in words per minute.")
 ]
 LoudnessOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--loudness",
         metavar="LUFS",
-        min=-30,
-        max=-14,
-        help="Integrated loudness of the track: -16 suits podcast apps, -23 is EBU R128.",
+        min=QUIETEST_LUFS,
+        max=LOUDEST_LUFS,
+        help="Integrated loudness of the track: -16 suits podcast apps, -23 is EBU R128 "
+        "[default: -16].",
+        show_default=False,
+    ),
+]
+ProfileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile",
+        metavar="FILE",
+        help="Your own settings over any routine: vars, voice, length, loudness.",
+        readable=False,
+        show_default=False,
+    ),
+]
+LengthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--length",
+        metavar="DURATION",
+        help="Fit the whole track to this length (e.g. 15m) by choosing its ranges' values.",
+        show_default=False,
     ),
 ]
 
@@ -106,17 +128,38 @@ def _options(
     engine: str | None,
     voice: str | None,
     rate: int | None,
-    loudness: float = TARGET_LUFS,
+    loudness: float | None,
+    profile: Path | None,
+    length: str | None,
     force: bool = False,
 ) -> pipeline.Options:
+    """The options as given, over the profile's settings (flags win, then the profile)."""
     overrides: dict[str, str] = {}
     for item in sets or []:
         name, equals, value = item.partition("=")
         if not equals or not name.strip():
             raise UsageError(f"--set {item}: expected NAME=VALUE, e.g. --set hold=30s")
         overrides[name.strip()] = value.strip()
+    found = load_profile(profile) if profile is not None else None
+    mine = found.profile if found else Profile()
+    seconds, label = mine.length, found.length_label() if found else ""
+    if length is not None:
+        try:
+            seconds, label = parse_length(length), f"--length {length}"
+        except ValueError as exc:
+            raise UsageError(f"--length {length}: {exc}") from None
+    if loudness is None:
+        loudness = mine.loudness if mine.loudness is not None else TARGET_LUFS
     return pipeline.Options(
-        overrides=overrides, engine=engine, voice=voice, rate=rate, loudness=loudness, force=force
+        overrides=overrides,
+        profile_vars=mine.vars,
+        engine=engine or mine.voice.engine,
+        voice=voice if voice is not None else mine.voice.name,
+        rate=rate or mine.voice.rate,
+        loudness=loudness,
+        length=seconds,
+        length_label=label,
+        force=force,
     )
 
 
@@ -185,7 +228,9 @@ def build(
     engine: EngineOpt = None,
     voice: VoiceOpt = None,
     rate: RateOpt = None,
-    loudness: LoudnessOpt = TARGET_LUFS,
+    loudness: LoudnessOpt = None,
+    profile: ProfileOpt = None,
+    length: LengthOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing -o file even if it is not an MP3.")
     ] = False,
@@ -211,7 +256,9 @@ def build(
     """
     with _reported() as session:
         options = replace(
-            _options(sets, engine, voice, rate, loudness, force), transcript=transcript, lrc=lrc
+            _options(sets, engine, voice, rate, loudness, profile, length, force),
+            transcript=transcript,
+            lrc=lrc,
         )
         paths = _routine_files(routines)
         targets = _targets(paths, output)
@@ -356,7 +403,9 @@ def check(
     engine: EngineOpt = None,
     voice: VoiceOpt = None,
     rate: RateOpt = None,
-    loudness: LoudnessOpt = TARGET_LUFS,
+    loudness: LoudnessOpt = None,
+    profile: ProfileOpt = None,
+    length: LengthOpt = None,
 ) -> None:
     """Validate routines as build would, without writing a track; mistakes as FILE:LINE:COL.
 
@@ -364,7 +413,7 @@ def check(
     the real speech.
     """
     with _reported() as session:
-        options = _options(sets, engine, voice, rate, loudness)
+        options = _options(sets, engine, voice, rate, loudness, profile, length)
         _check_all(_routine_files(routines), options, session)
 
 
@@ -384,21 +433,61 @@ def plan(
     engine: EngineOpt = None,
     voice: VoiceOpt = None,
     rate: RateOpt = None,
-    loudness: LoudnessOpt = TARGET_LUFS,
+    loudness: LoudnessOpt = None,
+    profile: ProfileOpt = None,
+    length: LengthOpt = None,
 ) -> None:
     """Show the timeline (start, kind, text) with the same speech timings as the build."""
     with _reported() as session:
-        options = _options(sets, engine, voice, rate, loudness)
+        options = _options(sets, engine, voice, rate, loudness, profile, length)
         found = _routine_files([routine])
         if len(found) != 1:
             raise UsageError(f"{routine}: plan shows one routine; this folder holds {len(found)}")
         source = pipeline.check(found[0], options)
         with _display(session, routine.name) as display:
-            timeline = pipeline.plan_routine(source, options, display).timeline
+            planned = pipeline.plan_routine(source, options, display)
+        timeline, chosen = planned.timeline, planned.source
+        ignored = [name for name in options.profile_vars if name not in chosen.applied]
         if as_json:
-            typer.echo(json.dumps(timeline.as_json(), indent=2, ensure_ascii=False))
+            shown = timeline.as_json()
+            shown["ranges"] = [
+                {"name": r.name, "low": r.low, "high": r.high, "value": round(r.value, 6)}
+                for r in chosen.ranges
+            ]
+            if profile is not None:
+                shown["profile"] = {"applied": list(chosen.applied), "ignored": ignored}
+            typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
         else:
             typer.echo(plan_table(timeline))
+            typer.echo(_choices(chosen, options, profile, ignored), nl=False)
+
+
+def _choices(
+    source: RoutineFile, options: pipeline.Options, profile: Path | None, ignored: list[str]
+) -> str:
+    """What the plan chose: each range's value, and which of the profile's vars applied."""
+    lines = []
+    if source.ranges:
+        target = options.length or source.routine.length
+        lines.append(f"ranges{f' (fitted to {short_clock(target)})' if target else ''}:")
+        width = max(len(r.name) for r in source.ranges)
+        lines += [
+            f"  {r.name:<{width}}  {short_clock(r.low)}..{short_clock(r.high)}  ->  "
+            f"{_exact_clock(r.value)}"
+            for r in source.ranges
+        ]
+    if profile is not None:
+        applied = ", ".join(source.applied) or "none"
+        lines.append(f"profile {profile}: vars applied: {applied}")
+        if ignored:
+            lines.append(f"  not used by this routine: {', '.join(ignored)}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _exact_clock(seconds: float) -> str:
+    """9:12.345, to the millisecond, for values a fit chose."""
+    minutes, rest = divmod(round(seconds, 3), 60)
+    return f"{int(minutes)}:{rest:06.3f}" if minutes else f"{rest:.3f}s"
 
 
 def plan_table(timeline: Timeline) -> str:

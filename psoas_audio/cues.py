@@ -61,14 +61,14 @@ def cue_problems(
 ) -> list[tuple[str, str]]:
     """(field, message) for cues that cannot fit, whatever the voice: checked before speaking."""
     problems = []
-    length = f"{seconds:g}s"
+    length = f"{_ms(seconds)}s"
     if countdown and countdown >= seconds:
         problems.append(("countdown", f"a countdown from {countdown} does not fit in {length}"))
     elif countdown and halfway and seconds / 2 >= seconds - countdown:
-        problems.append(("halfway", f"halfway ({seconds / 2:g}s) falls inside the countdown"))
+        problems.append(("halfway", f"halfway ({_ms(seconds / 2)}s) falls inside the countdown"))
     if every is not None and every >= seconds - REMINDERS_STOP:
         problems.append(
-            ("remind", f"no reminder fits: every {every:g}s in {length}, and reminders stop "
+            ("remind", f"no reminder fits: every {_ms(every)}s in {length}, and reminders stop "
                        f"{REMINDERS_STOP:g}s before the end")
         )  # fmt: skip
     if not problems:
@@ -78,7 +78,12 @@ def cue_problems(
                 field = "remind" if "remind" in (before.role, after.role) else after.role
                 problems.append(
                     (field, f"the {before.role} and {after.role} cues fall together "
-                            f"at {before.at:g}s; move one")
+                            f"at {_ms(before.at)}s; move one")
                 )  # fmt: skip
                 break
     return problems
+
+
+def _ms(seconds: float) -> str:
+    """Seconds for a message, to the millisecond: a fitted 49.9998 s hold is 50 s."""
+    return f"{round(seconds, 3):g}"

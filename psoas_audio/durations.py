@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 MAX_STEP_SECONDS = 2 * 3600.0
+MAX_TRACK_SECONDS = 10 * 3600.0
 MIN_SECONDS = 0.001  # anything shorter rounds to no samples at all and would vanish
 
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -15,7 +16,7 @@ _DURATION = re.compile(
 )
 
 
-def parse_duration(value: object) -> float:
+def parse_duration(value: object, longest: float = MAX_STEP_SECONDS) -> float:
     """Seconds from a number or text like "20s", "2m", "1m30s", "1h" or "500ms"; else ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 20s, 1m30s or 90, got {value!r}")
@@ -43,9 +44,46 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"a duration must be more than zero, got {value!r}")
     if seconds < MIN_SECONDS:
         raise ValueError(f"a duration must be at least 1 ms (0.001s), got {value!r}")
-    if seconds > MAX_STEP_SECONDS:
-        raise ValueError(f"{value!r} is longer than the 2h a single step may last")
+    if seconds > longest:
+        what = "a single step" if longest == MAX_STEP_SECONDS else "a track"
+        raise ValueError(f"{value!r} is longer than the {longest / 3600:g}h {what} may last")
     return seconds
+
+
+def parse_length(value: object) -> float:
+    """A whole track's length, as --length and `length:` take it: up to 10h."""
+    return parse_duration(value, MAX_TRACK_SECONDS)
+
+
+def is_range(value: object) -> bool:
+    return isinstance(value, str) and ".." in value
+
+
+def parse_range(value: str) -> tuple[float, float]:
+    """(low, high) seconds from "5m..10m"; ValueError names what is wrong."""
+    parts = value.split("..")
+    if len(parts) != 2 or not all(part.strip() for part in parts):
+        raise ValueError(f"expected a range like 5m..10m, got {value!r}")
+    low, high = parse_duration(parts[0]), parse_duration(parts[1])
+    if low >= high:
+        raise ValueError(f"a range goes from shorter to longer, like 5m..10m; got {value!r}")
+    return low, high
+
+
+def said_seconds(seconds: float) -> float:
+    """A chosen length as a calm voice says it: "6 minutes 30 seconds", not "6 minutes 27".
+
+    To the nearest 30 s from 5 minutes, 5 s from a minute, a second from 10 s, else a tenth.
+    """
+    for above, step in ((300, 30.0), (60, 5.0), (10, 1.0)):
+        if seconds >= above:
+            return round(seconds / step) * step
+    return round(seconds, 1)
+
+
+def short_clock(seconds: float) -> str:
+    """m:ss (or h:mm:ss), as people write a length: 9:12."""
+    return format_clock(seconds).removeprefix("0")
 
 
 def format_clock(seconds: float) -> str:

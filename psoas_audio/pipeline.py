@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Protocol
 
@@ -16,8 +17,10 @@ from . import files, interrupts, tools
 from .cache import Cache
 from .chime import chime
 from .cover import CoverError, cover_from_file, generated_cover
-from .errors import PlanError, RoutineError
+from .durations import MAX_TRACK_SECONDS, short_clock
+from .errors import PlanError, Problem, RoutineError
 from .export import DEFAULT_BITRATE, encode_mp3, encoded_size, measure_loudness
+from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
 from .pcm import Samples, quantize
 from .render import render
@@ -26,6 +29,7 @@ from .speech import Speaker, VoiceRequest
 from .speech.engine import UnknownVoice, engine_path
 from .speech.speaker import DEFAULT_TIMEOUT, Clips
 from .tags import Tags, write_tags
+from .template import Choice
 from .timeline import (
     Cue,
     Loc,
@@ -42,7 +46,7 @@ from .timeline import (
 )
 from .transcript import lrc, webvtt
 
-MAX_TRACK_SECONDS = 10 * 3600.0
+FIT_WITHIN = 0.05  # seconds: how close to --length a fitted track must land
 MAX_CUES = 50_000
 FASTEST_WORDS_PER_MINUTE = 600  # faster than any engine speaks: a lower bound on speech time
 
@@ -52,6 +56,9 @@ class Options:
     """Everything the command line can change, as one value passed down the pipeline."""
 
     overrides: Mapping[str, str] = field(default_factory=dict)  # --set NAME=VALUE
+    profile_vars: Mapping[str, object] = field(default_factory=dict)  # where a routine has them
+    length: float | None = None  # fit the track to this many seconds (--length, or the profile's)
+    length_label: str = ""  # where that length came from, for messages: "--length 15m"
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
@@ -129,7 +136,9 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
     """
     if options.engine is not None:
         engine_path(options.engine)  # an unknown --engine is reported before any file is read
-    source = load_routine(path, options.overrides)
+    source = load_routine(path, options.overrides, options.profile_vars, cues=False)
+    if _target(source, options) is None or not source.ranges:  # else: at the values chosen
+        source = source.choose(source.choice)
     size = measure(source.routine.steps)  # without unrolling: 100 x 100 x 100 x ... stays cheap
     least = least_seconds(size)
     limit = None
@@ -170,40 +179,118 @@ def voice_request(source: RoutineFile, options: Options) -> VoiceRequest:
 def plan_routine(
     source: RoutineFile, options: Options = Options(), reporter: Reporter | None = None
 ) -> Planned:
-    """Synthesize (or fetch from the cache) every phrase, then lay out the timeline.
+    """Synthesize (or fetch from the cache) every phrase, then lay out the timeline; with a
+    target length, first choose the values of the routine's duration ranges to meet it.
 
     The timeline is made from the very clips the build will play, each checked whole.
     """
     reporter = reporter or _Silent()
-    cues = expand(source.routine)
-    texts = phrases(cues)
-    request = voice_request(source, options)
-    _check_spoken(source, cues, request)
     cache = Cache(options.cache_dir, reporter.notice)
-    with Speaker(request, cache, options.timeout) as speaker:
-        reporter.start("speaking", len(texts))
-        try:
-            speech = speaker.clips(texts, lambda done, total: reporter.update(done))
-        except UnknownVoice as exc:
-            if options.voice is not None:
-                raise  # it came from --voice, not from the file
-            where = ("voice", "name") if source.routine.voice.name else ("language",)
-            raise RoutineError([source.document.problem(where, str(exc))]) from None
-    chimes = {style: quantize(chime(style)) for style in chime_styles(cues)}
-    digests = {style: hashlib.sha256(clip.tobytes()).hexdigest() for style, clip in chimes.items()}
-    lengths = {style: len(samples) for style, samples in chimes.items()}
-    try:
-        timeline = plan(source.routine, cues, speech.lengths, lengths, options.spacing)
-    except PlanError as exc:
-        problems = [source.document.problem(loc, message) for loc, message in exc.problems]
-        raise RoutineError(problems) from None
-    if timeline.seconds > MAX_TRACK_SECONDS:
+    with Speaker(voice_request(source, options), cache, options.timeout) as speaker:
+        target = _target(source, options)
+        if target is None:
+            planned = _lay_out(source, speaker, options, reporter)
+        else:
+            planned = _fitted(source, *target, speaker, options, reporter)
+    seconds = planned.timeline.seconds
+    if seconds > MAX_TRACK_SECONDS:
         message = (
-            f"the track would last {timeline.seconds / 3600:.1f}h with its speech; a track may "
+            f"the track would last {seconds / 3600:.1f}h with its speech; a track may "
             f"last {MAX_TRACK_SECONDS / 3600:g}h"
         )
         raise RoutineError([source.document.problem(("steps",), message)])
+    return planned
+
+
+def _lay_out(
+    source: RoutineFile,
+    speaker: Speaker,
+    options: Options,
+    reporter: Reporter,
+    *,
+    cues_must_fit: bool = True,
+) -> Planned:
+    cues = expand(source.routine)
+    texts = phrases(cues)
+    _check_spoken(source, cues, speaker.request)
+    reporter.start("speaking", len(texts))
+    try:
+        speech = speaker.clips(texts, lambda done, total: reporter.update(done))
+    except UnknownVoice as exc:
+        if options.voice is not None:
+            raise  # it came from --voice, not from the file
+        where = ("voice", "name") if source.routine.voice.name else ("language",)
+        raise RoutineError([source.document.problem(where, str(exc))]) from None
+    styles = chime_styles(cues)
+    chimes = {style: _chime(style)[0] for style in styles}
+    digests = {style: _chime(style)[1] for style in styles}
+    lengths = {style: len(samples) for style, samples in chimes.items()}
+    try:
+        timeline = plan(source.routine, cues, speech.lengths, lengths, options.spacing,
+                        cues_must_fit=cues_must_fit)  # fmt: skip
+    except PlanError as exc:
+        problems = [source.document.problem(loc, message) for loc, message in exc.problems]
+        raise RoutineError(problems) from None
     return Planned(source, timeline, speech, chimes, digests)
+
+
+@cache
+def _chime(style: str) -> tuple[Samples, str]:
+    """A chime's samples and their hash; the same every time, so made once per process."""
+    samples = quantize(chime(style))
+    samples.flags.writeable = False
+    return samples, hashlib.sha256(samples.tobytes()).hexdigest()
+
+
+Blame = Callable[[str], Problem]  # a message -> a problem at whatever asked for the length
+
+
+def _target(source: RoutineFile, options: Options) -> tuple[float, Blame] | None:
+    """The length to fit, and who asked: the command line or profile, else the routine."""
+    if options.length is not None:
+        label = options.length_label or f"--length {short_clock(options.length)}"
+        return options.length, lambda message: Problem(source.path, 0, 0, f"{label}: {message}")
+    length = source.routine.length
+    if length is not None:
+        return length, lambda message: source.document.problem(("length",), message)
+    return None
+
+
+def _fitted(
+    source: RoutineFile,
+    target: float,
+    blame: Blame,
+    speaker: Speaker,
+    options: Options,
+    reporter: Reporter,
+) -> Planned:
+    """The plan whose ranges make it last `target` seconds, within FIT_WITHIN."""
+    if not source.ranges:
+        as_written = _lay_out(source, speaker, options, reporter).timeline.seconds
+        raise RoutineError([blame(
+            "this routine has no duration ranges to fit (write one where a duration goes, "
+            f"such as rest: 5m..10m); as written it lasts {short_clock(as_written)}"
+        )])  # fmt: skip
+
+    def evaluate(choice: Choice) -> tuple[Planned, float]:  # only lengths: cues checked last
+        chosen = source.choose(choice, cues=False)
+        planned = _lay_out(chosen, speaker, options, reporter, cues_must_fit=False)
+        return planned, planned.timeline.seconds
+
+    try:
+        fitted = fit(evaluate, target)
+    except OutOfSpan as exc:
+        shortest, longest = math.ceil(exc.shortest), math.floor(exc.longest)
+        raise RoutineError([blame(
+            f"this routine can be {short_clock(shortest)} to {short_clock(longest)} long with "
+            "its ranges at their shortest and longest"
+        )]) from None  # fmt: skip
+    if abs(fitted.seconds - target) > FIT_WITHIN:
+        raise RoutineError([blame(
+            f"the nearest the ranges reach is {fitted.seconds:.3f}s; its spoken lines change "
+            "with the ranges in steps too large to land closer"
+        )])  # fmt: skip
+    return _lay_out(source.choose(fitted.result.source.choice), speaker, options, reporter)
 
 
 def _check_spoken(source: RoutineFile, cues: tuple[Cue, ...], request: VoiceRequest) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,10 +23,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .cues import cue_problems
-from .durations import parse_duration
+from .durations import parse_duration, parse_length
 from .errors import EngineError, Problem, RoutineError, closest, did_you_mean
 from .speech.engine import BUILT_IN
-from .template import ACTIONS, PRIMARY_ACTIONS, template
+from .template import ACTIONS, PRIMARY_ACTIONS, Choice, RangeUse, template
 from .yamlsource import Path_, SourceDocument, load_document
 
 MAX_REPEAT = 100
@@ -36,6 +36,13 @@ DEFAULT_GENRE = "Health & Fitness"  # what podcast directories call it, too
 def _duration(value: object) -> float:
     try:
         return parse_duration(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", str(exc)) from None
+
+
+def _length(value: object) -> float:
+    try:
+        return parse_length(value)
     except ValueError as exc:
         raise PydanticCustomError("duration", str(exc)) from None
 
@@ -112,11 +119,20 @@ def _final_chime(value: object) -> object:
 # How these are written in a file, for the JSON Schema editors read (`psoas-audio schema`):
 # a var such as "{hold}" may stand wherever a duration or a count goes.
 _VAR = r"^\s*\{[A-Za-z_][A-Za-z0-9_]*\}\s*$"
-_DURATION = r"^\s*(\d+(\.\d+)?\s*(h|ms|m|s)?\s*)+$"
+_ONE = r"\s*(\d+(\.\d+)?\s*(h|ms|m|s)?\s*)+"
+_DURATION = rf"^{_ONE}$"
+_RANGE = rf"^{_ONE}\.\.{_ONE}$"
 _DURATION_SCHEMA = {
     "anyOf": [{"type": "number", "exclusiveMinimum": 0},
+              {"type": "string", "pattern": _DURATION}, {"type": "string", "pattern": _RANGE},
+              {"type": "string", "pattern": _VAR}],
+    "description": "A duration: 20s, 1.5s, 2m, 1m30s, 1h, 500ms, a number of seconds, a var, "
+                   "or a range such as 5m..10m (fitted to --length, else its shorter end).",
+}  # fmt: skip
+_LENGTH_SCHEMA = {
+    "anyOf": [{"type": "number", "exclusiveMinimum": 0},
               {"type": "string", "pattern": _DURATION}, {"type": "string", "pattern": _VAR}],
-    "description": "A duration: 20s, 1.5s, 2m, 1m30s, 1h, 500ms, a number of seconds, or a var.",
+    "description": "The whole track's length, such as 15m: the ranges are fitted to it.",
 }  # fmt: skip
 
 
@@ -144,6 +160,7 @@ FinalChime = Annotated[
     ),
 ]  # fmt: skip
 Seconds = Annotated[float, BeforeValidator(_duration), WithJsonSchema(_DURATION_SCHEMA)]
+Length = Annotated[float, BeforeValidator(_length), WithJsonSchema(_LENGTH_SCHEMA)]
 Count = Annotated[
     int, BeforeValidator(_count), WithJsonSchema(_whole(1, MAX_REPEAT, "How many times"))
 ]
@@ -152,7 +169,7 @@ Countdown = Annotated[
 ]
 
 
-class _Model(BaseModel):
+class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -167,21 +184,23 @@ def _engine(name: object) -> object:
     return name
 
 
-class Voice(_Model):
+EngineName = Annotated[str, BeforeValidator(_engine), WithJsonSchema({"enum": list(BUILT_IN)})]
+Rate = Annotated[int, Field(ge=80, le=450)]
+
+
+class Voice(Model):
     """Who speaks and how fast; every part can be overridden from the command line."""
 
-    engine: Annotated[str, BeforeValidator(_engine), WithJsonSchema({"enum": list(BUILT_IN)})] = (
-        "pyttsx3"
-    )
+    engine: EngineName = "pyttsx3"
     name: str | None = None
-    rate: Annotated[int, Field(ge=80, le=450)] = 150
+    rate: Rate = 150
 
 
-class Say(_Model):
+class Say(Model):
     say: Spoken
 
 
-class Pause(_Model):
+class Pause(Model):
     pause: Seconds
 
 
@@ -189,14 +208,14 @@ def _one_or_many(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
-class Remind(_Model):
+class Remind(Model):
     """Gentle lines spread through a long hold or rest, cycling, never in its last seconds."""
 
     every: Seconds
     say: Annotated[tuple[Spoken, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
-class _Timed(_Model):
+class _Timed(Model):
     """What holds and rests share: a text before the silence, and cues inside it."""
 
     say: Spoken | None = None
@@ -213,21 +232,21 @@ class Rest(_Timed):
     rest: Seconds
 
 
-class Chime(_Model):
+class Chime(Model):
     chime: ChimeStyle
 
 
-class Section(_Model):
+class Section(Model):
     section: Text
     steps: Steps
 
 
-class Sides(_Model):
+class Sides(Model):
     sides: Annotated[tuple[Spoken, ...], Field(min_length=1, max_length=8)]  # said as {side}
     steps: Steps
 
 
-class Repeat(_Model):
+class Repeat(Model):
     repeat: Count
     steps: Steps
 
@@ -244,7 +263,7 @@ def action_of(step: object) -> str | None:
     return "say" if not primary and "say" in step else None
 
 
-STEP_MODELS: dict[str, type[_Model]] = {
+STEP_MODELS: dict[str, type[Model]] = {
     "say": Say, "pause": Pause, "hold": Hold, "rest": Rest,
     "section": Section, "sides": Sides, "repeat": Repeat, "chime": Chime,
 }  # fmt: skip
@@ -263,7 +282,7 @@ Step = Annotated[
 Steps = Annotated[tuple[Step, ...], Field(min_length=1)]
 
 
-class Routine(_Model):
+class Routine(Model):
     """A validated routine with its {vars} already filled in (loop variables stay as {side})."""
 
     title: Annotated[Name, Field(description="The track's title.")]
@@ -293,6 +312,7 @@ class Routine(_Model):
     pronounce: Annotated[
         dict[Text, Spoken], Field(description="Words respelled for every engine: {psoas: so-az}.")
     ] = {}
+    length: Length | None = None
     steps: Steps
 
 
@@ -302,17 +322,52 @@ for _model in (Section, Sides, Repeat, Routine):
 
 @dataclass(frozen=True)
 class RoutineFile:
-    """A routine with the document it came from, so later stages can still point at lines."""
+    """A routine with the document it came from, so later stages can still point at lines.
+
+    It keeps what it was templated with, so a length fit can choose its ranges again.
+    """
 
     path: Path
     routine: Routine
     document: SourceDocument
+    ranges: tuple[RangeUse, ...] = ()  # the values its duration ranges took
+    applied: tuple[str, ...] = ()  # the profile's vars it uses
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    profile_vars: Mapping[str, object] = field(default_factory=dict)
+    choice: Choice = field(default_factory=Choice)
+
+    def choose(self, choice: Choice, *, cues: bool = True) -> RoutineFile:
+        """The same routine with its ranges placed elsewhere; the file is not read again."""
+        return routine_from(self.document, self.overrides, self.profile_vars, choice, cues=cues)
 
 
-def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> RoutineFile:
-    """Parse, template and validate a routine file; raise RoutineError listing every mistake."""
+def load_routine(
+    path: Path,
+    overrides: Mapping[str, str] | None = None,
+    profile_vars: Mapping[str, object] | None = None,
+    *,
+    cues: bool = True,
+) -> RoutineFile:
+    """Parse, template and validate a routine file; raise RoutineError listing every mistake.
+
+    Its ranges take their lower bounds; RoutineFile.choose() places them elsewhere. With
+    cues=False, cues that do not fit their hold at these values are not (yet) mistakes: a
+    length fit checks them at the values it chooses.
+    """
     document = load_document(path)
-    templated = template(document, overrides or {})
+    return routine_from(document, overrides or {}, profile_vars or {}, Choice(), cues=cues)
+
+
+def routine_from(
+    document: SourceDocument,
+    overrides: Mapping[str, str],
+    profile_vars: Mapping[str, object],
+    choice: Choice,
+    *,
+    cues: bool = True,
+) -> RoutineFile:
+    path = document.path
+    templated = template(document, overrides, profile_vars, choice)
     data, problems = templated.data, templated.found
     try:
         routine = Routine.model_validate(data)
@@ -332,17 +387,22 @@ def load_routine(path: Path, overrides: Mapping[str, str] | None = None) -> Rout
             if error["type"] == "missing" and loc in misspelt:
                 continue
             if not any(_overlaps(loc, r, error["type"]) for r in reported):
-                problem = _translate(error, loc, data, document)
+                problem = translate_error(error, loc, data, document)
                 if loc in templated.from_set:  # not a mistake in the file: name the --set
                     name = templated.from_set[loc]
                     value = (overrides or {})[name]
                     problem = Problem(path, 0, 0, f"--set {name}={value}: {problem.message}")
                 problems.append((loc, problem))
         raise RoutineError([problem for _, problem in problems]) from None
-    problems += [(loc, document.problem(loc, message)) for loc, message in _misfits(routine.steps)]
+    if cues:
+        misfits = _misfits(routine.steps)
+        problems += [(loc, document.problem(loc, message)) for loc, message in misfits]
     if problems:
         raise RoutineError([problem for _, problem in problems])
-    return RoutineFile(path=path, routine=routine, document=document)
+    return RoutineFile(
+        path, routine, document, templated.ranges, templated.applied,
+        dict(overrides), dict(profile_vars), choice,
+    )  # fmt: skip
 
 
 def _misfits(steps: tuple[Step, ...], loc: Path_ = ("steps",)) -> list[tuple[Path_, str]]:
@@ -353,8 +413,8 @@ def _misfits(steps: tuple[Step, ...], loc: Path_ = ("steps",)) -> list[tuple[Pat
         if isinstance(step, Hold | Rest):
             seconds = step.hold if isinstance(step, Hold) else step.rest
             every = step.remind.every if step.remind else None
-            for field, message in cue_problems(seconds, step.countdown, step.halfway, every):
-                found.append(((*here, field), message))
+            for key, message in cue_problems(seconds, step.countdown, step.halfway, every):
+                found.append(((*here, key), message))
         elif isinstance(step, Section | Sides | Repeat):
             found += _misfits(step.steps, (*here, "steps"))
     return found
@@ -408,7 +468,13 @@ _TYPE_NAMES = {str: "text", int: "a number", float: "a number", bool: "true or f
                list: "a list", dict: "a mapping", type(None): "nothing"}  # fmt: skip
 
 
-def _translate(error: Any, loc: Path_, data: object, document: SourceDocument) -> Problem:
+def translate_error(
+    error: Any,
+    loc: Path_,
+    data: object,
+    document: SourceDocument,
+    fields_at: Callable[[object, Path_], list[str]] = _fields_at,
+) -> Problem:
     kind, value = error["type"], error.get("input")
     got = _TYPE_NAMES.get(type(value), type(value).__name__)
     name = str(loc[-1]) if loc else "routine"
@@ -427,7 +493,7 @@ def _translate(error: Any, loc: Path_, data: object, document: SourceDocument) -
             key=True,
         )
     if kind == "extra_forbidden":
-        hint = did_you_mean(name, _fields_at(data, loc[:-1]))
+        hint = did_you_mean(name, fields_at(data, loc[:-1]))
         return document.problem(loc, f"unknown key '{name}'{hint}", key=True)
     if kind == "missing":
         return document.problem(loc[:-1], f"missing '{name}'")

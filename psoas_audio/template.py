@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .durations import parse_duration, spoken_length
+from .durations import is_range, parse_duration, parse_range, said_seconds, spoken_length
 from .errors import Problem, UsageError, did_you_mean
 from .yamlsource import Path_, SourceDocument, control_character
 
@@ -21,7 +21,9 @@ RESERVED_VARS = frozenset({"side", "rep"})  # {reps} may be a routine var, as in
 PRIMARY_ACTIONS = ("pause", "hold", "rest", "chime", "section", "sides", "repeat")
 ACTIONS = ("say", "pause", "hold", "rest", "chime", "section", "sides", "repeat")
 # Durations and counts, not text: filled with typed routine vars only.
-VALUE_FIELDS = frozenset({"pause", "hold", "rest", "repeat", "every", "countdown"})
+VALUE_FIELDS = frozenset(
+    {"pause", "hold", "rest", "repeat", "every", "countdown", "breath", "length"}
+)
 DURATION_FIELDS = frozenset({"pause", "hold", "rest", "every", "breath"})
 
 Found = list[tuple[Path_, Problem]]
@@ -33,26 +35,72 @@ def fill(text: str, values: Mapping[str, object]) -> str:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """Where every duration range lands: low + fraction x (high - low), one fraction for all,
+    so the time a fit adds is spread in proportion to each range's width.
+
+    `spoken` is the fraction for lengths said in words ("rest for {rest}"), kept apart so a
+    fit can settle the words first and then move the silences alone, which move smoothly.
+    """
+
+    fraction: float = 0.0
+    spoken: float | None = None
+
+
+@dataclass(frozen=True)
+class RangeUse:
+    """One range and the value chosen for it: a var by its name, else the step's path."""
+
+    name: str
+    low: float
+    high: float
+    value: float
+
+
+@dataclass(frozen=True)
 class Templated:
     data: object  # the routine's data with vars filled in
     found: Found  # the mistakes found on the way
     from_set: dict[Path_, str]  # durations and counts filled from a --set var: loc -> its name
+    ranges: tuple[RangeUse, ...] = ()
+    applied: tuple[str, ...] = ()  # the profile's vars this routine uses
 
 
-def template(document: SourceDocument, overrides: Mapping[str, str]) -> Templated:
-    """The routine's data with vars filled in, the mistakes found, and what --set filled."""
-    templater = _Templater(document, dict(overrides))
+def template(
+    document: SourceDocument,
+    overrides: Mapping[str, str],
+    profile_vars: Mapping[str, object] | None = None,
+    choice: Choice = Choice(),
+) -> Templated:
+    """The routine's data with vars filled in, the mistakes found, and what --set filled.
+
+    A profile's vars replace the routine's own where it has them and are ignored where it
+    does not; --set names must exist. Precedence: --set, then the profile, then the routine.
+    """
+    templater = _Templater(document, dict(overrides), dict(profile_vars or {}), choice)
     data = templater.run()
-    return Templated(data, templater.found, templater.from_set)
+    ranges = tuple(templater.ranges.values())
+    return Templated(data, templater.found, templater.from_set, ranges, templater.applied)
 
 
 class _Templater:
-    def __init__(self, document: SourceDocument, overrides: dict[str, str]) -> None:
-        self.document, self.overrides = document, overrides
+    def __init__(
+        self,
+        document: SourceDocument,
+        overrides: dict[str, str],
+        profile_vars: dict[str, object],
+        choice: Choice,
+    ) -> None:
+        self.document, self.overrides, self.profile_vars = document, overrides, profile_vars
+        self.choice = choice
         self.found: Found = []
         self.variables: dict[str, object] = {}
         self.from_set: dict[Path_, str] = {}
         self.duration_vars = _duration_vars(document.data)
+        self.range_vars: dict[str, tuple[float, float]] = {}
+        self.bad_ranges: set[str] = set()  # reported once, at the var
+        self.ranges: dict[str, RangeUse] = {}
+        self.applied: tuple[str, ...] = ()
 
     def report(self, loc: Path_, message: str, *, key: bool = False) -> None:
         self.found.append((loc, self.document.problem(loc, message, key=key)))
@@ -76,7 +124,12 @@ class _Templater:
                 hint = did_you_mean(name, self.variables)
                 where = f"{self.document.path}: --set {name}"
                 raise UsageError(f"{where}: the routine has no variable '{name}'{hint}")
+        self.applied = tuple(name for name in self.profile_vars if name in self.variables)
+        self.variables.update({name: self.profile_vars[name] for name in self.applied})
         self.variables.update(overrides)
+        for name, value in self.variables.items():
+            if is_range(value):
+                self._range_var(name, str(value))
         filled = {
             key: value if key == "vars" else self._tree(value, (key,), frozenset())
             for key, value in data.items()
@@ -84,6 +137,31 @@ class _Templater:
         if isinstance(raw_vars, dict):
             filled["vars"] = {k: v for k, v in self.variables.items() if k in raw_vars}
         return filled
+
+    def _range_var(self, name: str, value: str) -> None:
+        try:
+            self.range_vars[name] = parse_range(value)
+        except ValueError as exc:
+            if name in self.overrides:
+                raise UsageError(f"{self.document.path}: --set {name}: {exc}") from None
+            self.report(("vars", name), str(exc))
+            self.bad_ranges.add(name)
+
+    def _chosen(self, name: str, bounds: tuple[float, float], loc: Path_) -> object:
+        """The value a range takes under this choice, recorded for the plan to show."""
+        if loc[-1] not in DURATION_FIELDS:
+            self.report(loc, f"'{loc[-1]}' takes one value; a range fits only a duration")
+            return bounds[0]
+        low, high = bounds
+        value = low + self.choice.fraction * (high - low)
+        self.ranges.setdefault(name, RangeUse(name, low, high, value))
+        return value
+
+    def _said(self, name: str) -> str:
+        """A range var inside a sentence: the chosen length in words, rounded as people say it."""
+        low, high = self.range_vars[name]
+        spoken = self.choice.fraction if self.choice.spoken is None else self.choice.spoken
+        return spoken_length(said_seconds(low + spoken * (high - low)))
 
     def _define(self, name: str, value: object) -> None:
         loc: Path_ = ("vars", name)
@@ -133,12 +211,24 @@ class _Templater:
                 if name in self.overrides:
                     self.from_set[loc] = name
             whole = PLACEHOLDER.fullmatch(text)
+            if whole and whole[1] in self.bad_ranges:
+                return 1.0  # a stand-in: the routine is already wrong, at the var
+            if whole and whole[1] in self.range_vars:
+                return self._chosen(whole[1], self.range_vars[whole[1]], loc)
             if whole and whole[1] in self.variables:
                 return self.variables[whole[1]]
-            return fill(text, self.variables)
+            filled = fill(text, self.variables)
+            if is_range(filled):
+                try:
+                    bounds = parse_range(filled)
+                except ValueError as exc:
+                    self.report(loc, str(exc))
+                    return filled
+                return self._chosen(_label(loc), bounds, loc)
+            return filled
         # In text a block's own {rep}/{reps}/{side} win over a routine var of the same name.
         visible = {
-            k: _as_words(v, k in self.duration_vars)
+            k: self._said(k) if k in self.range_vars else _as_words(v, k in self.duration_vars)
             for k, v in self.variables.items()
             if k not in loop_vars
         }
@@ -158,6 +248,17 @@ class _Templater:
                 loc,
                 "a step needs an action: say, pause, hold, rest, chime, section, sides or repeat",
             )
+
+
+def _label(loc: Path_) -> str:
+    """("steps", 2, "rest") -> "steps[2].rest", how the plan names a range written in place."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts[-1] += f"[{part}]"
+        else:
+            parts.append(part)
+    return ".".join(parts)
 
 
 def _scope_hint(name: str) -> str:

@@ -234,8 +234,14 @@ def plan(
     speech_lengths: Mapping[str, int],
     chime_lengths: Mapping[str, int],
     settings: PlanSettings = PlanSettings(),
+    *,
+    cues_must_fit: bool = True,
 ) -> Timeline:
-    """Lay the cues end to end. A hold's silence starts where its text ends, to the sample."""
+    """Lay the cues end to end. A hold's silence starts where its text ends, to the sample.
+
+    A cue too long for its slot is a PlanError, unless cues_must_fit is False: then it is left
+    out, which changes no lengths (a length fit only asks how long the track is).
+    """
     events: list[Event] = []
     sections: list[tuple[Span, int]] = []  # with its depth: a parent before its only child
     open_sections: list[tuple[str, int]] = []
@@ -269,7 +275,7 @@ def plan(
         else:
             title, start = open_sections.pop()
             sections.append((Span(title, start, events[-1].end), len(open_sections)))
-    if misfits:
+    if misfits and cues_must_fit:
         raise PlanError(list(misfits.items()))
     if after_speech() and not routine.chime:
         add(to_samples(settings.tail), "silence", "tail")

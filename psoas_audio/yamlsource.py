@@ -47,7 +47,10 @@ def _pos(node: yaml.Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def load_document(path: Path) -> SourceDocument:
+EMPTY_ROUTINE = "the file is empty; a routine needs a title and steps"
+
+
+def load_document(path: Path, empty: str = EMPTY_ROUTINE) -> SourceDocument:
     """Read and compose a YAML file safely; duplicate keys are mistakes, not silent overrides."""
     try:
         text = path.read_bytes().decode("utf-8")  # line breaks as written: no universal newlines
@@ -98,9 +101,7 @@ def load_document(path: Path) -> SourceDocument:
     if converter.problems:
         raise RoutineError(converter.problems)
     if data is None:
-        raise RoutineError(
-            [Problem(path, 1, 1, "the file is empty; a routine needs a title and steps")]
-        )
+        raise RoutineError([Problem(path, 1, 1, empty)])
     return SourceDocument(path=path, data=data, values=doc.values, keys=doc.keys)
 
 

@@ -170,7 +170,7 @@ def test_plan_json_has_the_documented_shape() -> None:
     code, out, _ = run("plan", GOOD, "--engine", "fake", "--json")
     assert code == 0
     plan = json.loads(out)
-    assert set(plan) == {"title", "duration", "events", "sections"}
+    assert set(plan) == {"title", "duration", "events", "sections", "ranges"}
     assert plan["title"] == "Lunge mini"
     for event in plan["events"]:
         assert {"start", "end", "kind", "text", "step"} <= set(event)

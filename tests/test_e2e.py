@@ -25,11 +25,12 @@ from measure import (
     silence_runs,
     silent_run,
 )
-from psoas_audio import RoutineFile, check
+from psoas_audio import RoutineFile, check, pipeline
 from psoas_audio.routine import Hold, Pause, Repeat, Rest, Section, Sides, Step
 
 pytestmark = pytest.mark.e2e
 SHIPPED = sorted((TESTS.parent / "routines").glob("*.yaml"))
+FLAGSHIP = TESTS.parent / "routines" / "psoas-release.yaml"
 SILENT_DB = -60.0
 
 SHORT = """\
@@ -120,8 +121,11 @@ def timed_spans(events: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
     return spans
 
 
-def assert_track_follows_plan(routine: Path, plan: dict[str, Any], audio: Audio) -> None:
-    source = check(routine)
+def assert_track_follows_plan(
+    routine: Path, plan: dict[str, Any], audio: Audio, source: RoutineFile | None = None
+) -> None:
+    """The decoded track against its plan; `source` is the routine as fitted, if it was."""
+    source = source or check(routine)
     events = plan["events"]
     assert abs(len(audio) / RATE - plan["duration"]) <= 0.05
 
@@ -363,3 +367,52 @@ def test_chime_steps_stay_under_the_voice_and_the_track_on_target(
     )
     mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache)
     assert_loudness(mp3, plan, audio, -16.0)
+
+
+RANGED = """\
+title: Ranged e2e
+vars: {rest: 4s..12s}
+steps:
+  - say: Rest for {rest}.
+  - rest: "{rest}"
+  - hold: 2s..5s
+    say: Hold.
+  - say: Done.
+"""
+
+
+def test_length_fits_a_routine_with_ranges_in_vars_across_its_span(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    routine = tmp_path / "ranged.yaml"
+    routine.write_text(RANGED, encoding="utf-8")
+    shortest = json.loads(cli("plan", routine, "--json", cache=shared_cache))["duration"]
+    for target in (shortest, shortest + 3.3, shortest + 8.0):
+        options = ("--length", f"{target}s")
+        _, plan, audio = build_and_plan(routine, tmp_path, shared_cache, *options)
+        assert abs(len(audio) / RATE - target) <= 0.05
+        fitted = pipeline.plan_routine(
+            check(routine), pipeline.Options(length=target, cache_dir=shared_cache)
+        ).source
+        assert_track_follows_plan(routine, plan, audio, fitted)
+
+
+@pytest.mark.parametrize("minutes", [17])  # one target here; docs/NOTES.md has them all
+def test_length_fits_the_flagship_to_whole_minutes(
+    minutes: int, tmp_path: Path, shared_cache: Path
+) -> None:
+    mp3 = tmp_path / "fitted.mp3"
+    cli("build", FLAGSHIP, "--length", f"{minutes}m", "-o", mp3, cache=shared_cache)
+    assert abs(len(decode(mp3)) / RATE - minutes * 60) <= 0.05
+
+
+def test_an_impossible_length_names_the_possible_ones(tmp_path: Path, shared_cache: Path) -> None:
+    mp3 = tmp_path / "fitted.mp3"
+    env = {**os.environ, "PSOAS_AUDIO_CACHE": str(shared_cache)}
+    result = subprocess.run(
+        [sys.executable, "-m", "psoas_audio", "build", FLAGSHIP, "--length", "2m", "-o", mp3],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{FLAGSHIP}: --length 2m: this routine can be ")
+    assert list(tmp_path.iterdir()) == []

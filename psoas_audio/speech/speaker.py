@@ -30,6 +30,7 @@ class Speaker:
         self._path = engine_path(request.engine)  # an unknown engine fails before any work
         self._process: EngineProcess | None = None
         self._voice_id: str | None = None
+        self._known: dict[str, AudioRef] = {}  # checked once per speaker: a fit plans many times
 
     def _engine(self) -> EngineProcess:
         if self._process is None:
@@ -74,14 +75,20 @@ class Speaker:
                         clip = load_phrase(target)
                     except EngineError as exc:
                         raise EngineError(f"{exc}, for {text!r}") from None
-                    refs[text] = self.cache.save_clip(self.cache_key(text), clip)
+                    refs[text] = self._known[text] = self.cache.save_clip(
+                        self.cache_key(text), clip
+                    )
                     if progress:
                         progress(len(refs), len(wanted))
         return Clips(self.cache, {text: refs[text] for text in wanted})
 
     def _cached(self, text: str) -> AudioRef | None:
         """The phrase's clip if the cache has it whole (a damaged one is discarded)."""
+        if text in self._known:
+            return self._known[text]
         found = self.cache.load_clip(self.cache_key(text))
+        if found is not None:
+            self._known[text] = found[0]
         return None if found is None else found[0]
 
     def cache_key(self, text: str) -> str:
