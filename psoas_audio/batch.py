@@ -111,10 +111,7 @@ def write_playlist(folder: Path, outcomes: Sequence[Outcome]) -> Path | None:
         lines.append(f"#EXTINF:{round(track.seconds)},{label}")
         relative = os.path.relpath(track.output, folder).replace(os.sep, "/")
         lines.append(f"./{relative}" if relative.startswith("#") else relative)  # not a comment
-    target = files.output_target(folder / PLAYLIST, files.M3U)
-    with files.staged(target) as staged:
-        staged.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        staged.commit()
+    files.write_all([(folder / PLAYLIST, files.M3U, ("\n".join(lines) + "\n").encode())])
     return folder / PLAYLIST
 
 

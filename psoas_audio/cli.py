@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from . import authoring, batch, files, interrupts, pipeline
+from . import publish as publishing
 from .durations import format_clock, parse_length, short_clock
 from .errors import PsoasError, UsageError
 from .level import TARGET_LUFS
@@ -273,6 +274,93 @@ def build(
         typer.echo(f"{built.output}  {format_clock(built.seconds)}")
 
 
+@app.command(
+    epilog="Examples:  psoas-audio publish routines/ --site output/site "
+    "--base-url https://example.org/psoas/\n\n"
+    "psoas-audio publish routines/psoas-release.yaml --profile me.yaml --site ~/my-track"
+)
+def publish(
+    routines: Routines,
+    site: Annotated[
+        Path, typer.Option("--site", metavar="FOLDER", help="Where the site is written.")
+    ] = Path("output/site"),
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            metavar="URL",
+            help="Where the site will live, e.g. https://example.org/psoas/; the podcast feed "
+            "needs it.",
+            show_default=False,
+        ),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="The site's and feed's title.", show_default=False)
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option("--description", help="A sentence about the collection.", show_default=False),
+    ] = None,
+    sets: Sets = None,
+    engine: EngineOpt = None,
+    voice: VoiceOpt = None,
+    rate: RateOpt = None,
+    loudness: LoudnessOpt = None,
+    profile: ProfileOpt = None,
+    length: LengthOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files in the site even if not of their kind.")
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Routines built at once [default: the cores]."),
+    ] = None,
+) -> None:
+    """Build routines into a site to open from disk or upload: index.html with a player per
+    track, chapter links and transcripts; feed.xml for podcast apps; playlist.m3u.
+
+    Everything the page needs is in the folder: nothing is fetched from elsewhere.
+    """
+    with _reported() as session:
+        options = replace(
+            _options(sets, engine, voice, rate, loudness, profile, length, force),
+            transcript=True,
+        )
+        if base_url is not None and not base_url.startswith(("https://", "http://")):
+            raise UsageError(
+                f"--base-url {base_url}: expected an address like https://example.org/psoas/"
+            )
+        paths = _routine_files(routines)
+        targets = _targets(paths, f"{site}/")
+        for name, kind in publishing.site_files([t.stem for t in targets], base_url is not None):
+            files.output_target(site / name, kind, force=force)  # before any speech work
+        rows, outcomes, playlist = _batch(
+            session, paths, targets, options, jobs or os.cpu_count() or 1
+        )
+        tracks = [publishing.Track(o.job.target.stem, o.built, o.size) for o in outcomes if o.built]
+        written = [playlist] if playlist else []
+        if tracks:
+            channel = publishing.channel_for(tracks, base_url, title, description)
+            previous = publishing.read_previous(site / publishing.FEED)
+            outputs = publishing.site(tracks, channel, previous)
+            files.write_all(
+                [(site / name, kind, data) for name, kind, data in outputs],
+                force=force,
+                written=session.written.append,
+            )
+            written += [site / name for name, kind, _ in outputs if kind in (files.HTML, files.RSS)]
+        typer.echo(_table([rows[path] for path in paths], written))
+        if tracks and base_url is None:
+            stderr.print(
+                "note: no feed.xml: a podcast app can only subscribe to a feed at a web address; "
+                "publish again with --base-url (where the site will live) to write one",
+                markup=False,
+                soft_wrap=True,
+            )
+        if any(row[1] == "failed" for row in rows.values()):
+            raise typer.Exit(1)
+
+
 def _routine_files(given: list[Path]) -> list[Path]:
     """The routines named: files as given, folders as every *.yaml in them, sorted by name."""
     paths: list[Path] = []
@@ -295,9 +383,26 @@ def _build_batch(
     workers: int,
 ) -> None:
     """Every good routine built in parallel; every broken one reported; exit 1 if any was."""
+    rows, _, written = _batch(session, paths, targets, options, workers)
+    typer.echo(_table([rows[path] for path in paths], [written] if written else []))
+    if any(row[1] == "failed" for row in rows.values()):
+        raise typer.Exit(1)
+
+
+Row = tuple[str, str, str, str]
+
+
+def _batch(
+    session: _Session,
+    paths: list[Path],
+    targets: list[Path],
+    options: pipeline.Options,
+    workers: int,
+) -> tuple[dict[Path, Row], list[batch.Outcome], Path | None]:
+    """The batch built: a table row per routine, what each build did, and the playlist."""
     playlist = targets[0].parent / batch.PLAYLIST
     files.output_target(playlist, files.M3U, force=options.force)
-    rows: dict[Path, tuple[str, str, str, str]] = {}
+    rows: dict[Path, Row] = {}
     jobs: list[batch.Job] = []
     good: list[tuple[Path, Path]] = []
     for path, target in zip(paths, targets, strict=True):
@@ -313,7 +418,7 @@ def _build_batch(
     for number, (path, target) in enumerate(good, start=1):  # the album: the folder given
         place = pipeline.Place(path.absolute().parent.name, number, len(good))
         jobs.append(batch.Job(path, target, place))
-    written = None
+    written, outcomes = None, []
     if jobs:
         with files.output_folder(targets[0].parent), _bars() as bars:
             displays = [_Display(session, bars, job.path.name) for job in jobs]
@@ -323,12 +428,10 @@ def _build_batch(
             if outcome.error:
                 stderr.print(outcome.error, markup=False, soft_wrap=True)
             rows[outcome.job.path] = _row(outcome)
-    typer.echo(_table([rows[path] for path in paths], written))
-    if len(jobs) < len(paths) or any(row[1] == "failed" for row in rows.values()):
-        raise typer.Exit(1)
+    return rows, outcomes, written
 
 
-def _row(outcome: batch.Outcome) -> tuple[str, str, str, str]:
+def _row(outcome: batch.Outcome) -> Row:
     elapsed = f"{outcome.elapsed:.1f}s"
     if outcome.built is None:
         return (str(outcome.job.path), "failed", "", elapsed)
@@ -336,13 +439,13 @@ def _row(outcome: batch.Outcome) -> tuple[str, str, str, str]:
     return (str(outcome.job.target), format_clock(outcome.built.seconds), size, elapsed)
 
 
-def _table(rows: list[tuple[str, str, str, str]], playlist: Path | None) -> str:
-    """file, length, size and time of each track, in the routines' order; then the playlist."""
+def _table(rows: list[Row], also: list[Path]) -> str:
+    """file, length, size and time of each track, in the routines' order; then the playlist
+    and whatever else was written."""
     width = max(len(row[0]) for row in rows)
     lines = [f"{'file':<{width}}  {'length':>7}  {'size':>8}  {'time':>7}"]
     lines += [f"{a:<{width}}  {b:>7}  {c:>8}  {d:>7}".rstrip() for a, b, c, d in rows]
-    if playlist:
-        lines.append(str(playlist))
+    lines += [str(path) for path in also]
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +66,19 @@ M3U = Kind(
     lambda head: head.removeprefix(b"\xef\xbb\xbf").startswith(b"#EXTM3U"),
     ".m3u",
 )
+HTML = Kind(
+    "an HTML page", lambda head: head.lstrip().lower().startswith(b"<!doctype html"), ".html"
+)
+RSS = Kind(
+    "an RSS feed", lambda head: head.lstrip().startswith(b"<?xml") and b"<rss" in head, ".xml"
+)
+CHAPTERS = Kind(
+    "a JSON chapters file",
+    lambda head: head.lstrip().startswith(b"{") and b'"chapters"' in head,
+    ".json",
+)
+JPEG = Kind("a JPEG image", lambda head: head.startswith(b"\xff\xd8\xff"), ".jpg")
+SNIFF_BYTES = 512  # enough to find <rss after an XML declaration
 
 
 def output_target(target: Path, kind: Kind = MP3, *, force: bool = False) -> Path:
@@ -98,7 +111,7 @@ def output_target(target: Path, kind: Kind = MP3, *, force: bool = False) -> Pat
     if info is not None and info.st_size:
         try:
             with real.open("rb") as handle:
-                head = handle.read(16)
+                head = handle.read(SNIFF_BYTES)
         except OSError as exc:
             raise OutputError(
                 f"{target}: cannot read it to check what it is: {_reason(exc)}"
@@ -209,6 +222,31 @@ def staged(target: Path, folder: Path | None = None, *, durable: bool = True) ->
             yield file
         finally:
             temp.keep = file.committed
+
+
+def write_all(
+    wanted: Sequence[tuple[Path, Kind, bytes]],
+    *,
+    force: bool = False,
+    written: Callable[[Path], None] | None = None,
+) -> None:
+    """Several small files (a playlist, a site) staged whole, then each put in place by one
+    rename, all under one hold on interrupts: an interrupt leaves all of them old or all new."""
+    for path, kind, _ in wanted:
+        output_target(path, kind, force=force)
+    with contextlib.ExitStack() as stack:
+        staged_files = []
+        for path, kind, data in wanted:
+            file = stack.enter_context(staged(output_target(path, kind, force=force)))
+            file.path.write_bytes(data)
+            staged_files.append(file)
+        for path, kind, _ in wanted:
+            output_target(path, kind, force=force)  # still ours to replace
+        with interrupts.deferred():
+            for (path, _, _), file in zip(wanted, staged_files, strict=True):
+                file.commit()
+                if written:
+                    written(path)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from .errors import PlanError, Problem, RoutineError
 from .export import DEFAULT_BITRATE, encode_mp3, encoded_size, measure_loudness
 from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
-from .pcm import Samples, quantize
+from .pcm import Samples, quantize, to_seconds
 from .render import render
 from .routine import RoutineFile, load_routine, spoken_problem
 from .speech import Speaker, VoiceRequest
@@ -44,7 +44,7 @@ from .timeline import (
     phrases,
     plan,
 )
-from .transcript import lrc, webvtt
+from .transcript import lrc, spoken, webvtt
 
 FIT_WITHIN = 0.05  # seconds: how close to --length a fitted track must land
 MAX_CUES = 50_000
@@ -127,6 +127,9 @@ class Built:
     written: tuple[Path, ...] = ()  # the MP3 and its sidecars
     title: str = ""
     artist: str | None = None
+    tags: Tags | None = None  # as written into the MP3: what a published page shows too
+    lines: tuple[tuple[float, str], ...] = ()  # (start in seconds, text) of each spoken line
+    language: str | None = None
 
 
 def check(path: Path, options: Options = Options()) -> RoutineFile:
@@ -396,7 +399,8 @@ def build(
         shortfall = missed(levels.gains, options.loudness)
         if shortfall:
             reporter.notice(shortfall)
-        write_tags(mp3, track_tags(source, timeline, place), name=output)
+        tags = track_tags(source, timeline, place)
+        write_tags(mp3, tags, name=output)
         for (_, kind), file in zip(wanted[1:], staged[1:], strict=True):
             text = webvtt(timeline) if kind is files.VTT else lrc(timeline, source.routine.author)
             file.path.write_text(text, encoding="utf-8")
@@ -408,7 +412,9 @@ def build(
                 reporter.written(path)
     written = tuple(path for path, _ in wanted)
     routine = source.routine
-    return Built(output, timeline.seconds, written, routine.title, routine.author)
+    lines = tuple((to_seconds(e.start), e.text) for e in spoken(timeline))
+    return Built(output, timeline.seconds, written, routine.title, routine.author, tags, lines,
+                 routine.language)  # fmt: skip
 
 
 def track_tags(source: RoutineFile, timeline: Timeline, place: Place | None = None) -> Tags:
