@@ -215,12 +215,17 @@ def test_the_mp3_is_phone_friendly_and_tagged(short_build: Any) -> None:
     assert not id3_frames(mp3, "TXXX")
 
 
-@pytest.mark.parametrize("engine", ["pyttsx3", "piper"])
 @pytest.mark.parametrize("routine", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_routine_sounds_as_planned(
-    routine: Path, engine: str, tmp_path: Path, shared_cache: Path
+    routine: Path, tmp_path: Path, shared_cache: Path
 ) -> None:
-    mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache, "--engine", engine)
+    assert_shipped_routine_sounds_as_planned(routine, "pyttsx3", tmp_path, shared_cache)
+
+
+def assert_shipped_routine_sounds_as_planned(
+    routine: Path, engine: str, folder: Path, cache: Path
+) -> None:
+    mp3, plan, audio = build_and_plan(routine, folder, cache, "--engine", engine)
     assert_track_follows_plan(routine, plan, audio)
     assert_loudness(mp3, plan, audio, -16.0)
     starts = [float(c["start_time"]) for c in probe_tags(mp3)["chapters"]]  # frame by frame
@@ -307,35 +312,6 @@ def test_countdown_and_reminders_sound_on_time_inside_exact_silences(
     quiet_end = audio[int((rest_from + 470) * RATE) : int((rest_from + 479.9) * RATE)]
     assert dbfs(quiet_end) < SILENT_DB  # the last ten seconds stay quiet
     assert plan["events"][-1]["text"] == "tick"
-
-
-def test_the_neural_voice_sounds_as_planned_at_the_same_loudness(
-    tmp_path: Path, shared_cache: Path
-) -> None:
-    routine = tmp_path / "neural.yaml"
-    routine.write_text(SHORT.replace("title: Short e2e", "title: Neural\nvoice: {engine: piper}"))
-    mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache)
-    assert_track_follows_plan(routine, plan, audio)
-    assert_loudness(mp3, plan, audio, -16.0)
-
-
-def test_rate_means_words_per_minute_for_the_neural_voice_too(shared_cache: Path) -> None:
-    from psoas_audio.cache import Cache
-    from psoas_audio.speech import Speaker, VoiceRequest
-
-    line = "Let the back of your body sink slowly toward the floor, and breathe out."
-    seconds = {}
-    for engine in ("pyttsx3", "piper"):
-        for rate in (120, 200):
-            with Speaker(VoiceRequest(engine, None, rate), Cache(shared_cache)) as speaker:
-                seconds[engine, rate] = speaker.clips([line]).lengths[line] / RATE
-    for rate in (120, 200):  # the same pace, whichever engine speaks
-        assert seconds["piper", rate] == pytest.approx(seconds["pyttsx3", rate], rel=0.2)
-    assert seconds["piper", 120] / seconds["piper", 200] == pytest.approx(200 / 120, rel=0.2)
-
-
-def test_voices_lists_the_neural_voice(shared_cache: Path) -> None:
-    assert cli("voices", "--engine", "piper", cache=shared_cache).split()[0] == "joe"
 
 
 def test_a_language_picks_an_espeak_voice_and_an_unknown_one_points_at_its_line(
