@@ -26,6 +26,7 @@ from .routine import RoutineFile
 from .speech import list_voices
 from .speech.engine import resolve_language, speaks
 from .timeline import Timeline
+from .yamlsource import control_character
 
 app = typer.Typer(
     help="Compile YAML body-work routines into voice-guided MP3s with exact silences.",
@@ -326,10 +327,12 @@ def publish(
             _options(sets, engine, voice, rate, loudness, profile, length, force),
             transcript=True,
         )
-        if base_url is not None and not base_url.startswith(("https://", "http://")):
-            raise UsageError(
-                f"--base-url {base_url}: expected an address like https://example.org/psoas/"
-            )
+        for flag, text in (("--title", title), ("--description", description)):
+            bad = control_character(text or "")
+            if bad is not None:
+                raise UsageError(f"{flag}: {bad} in the text; remove it")
+        if base_url is not None:
+            publishing.check_base_url(base_url)
         paths = _routine_files(routines)
         targets = _targets(paths, f"{site}/")
         for name, kind in publishing.site_files([t.stem for t in targets], base_url is not None):

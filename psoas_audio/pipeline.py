@@ -284,9 +284,11 @@ def _fitted(
         fitted = fit(evaluate, target)
     except OutOfSpan as exc:
         shortest, longest = math.ceil(exc.shortest), math.floor(exc.longest)
+        span = f"{short_clock(shortest)} to {short_clock(longest)}"
+        if shortest > longest:  # less than a second apart: say it to the millisecond
+            span = f"{exc.shortest:.3f}s to {exc.longest:.3f}s"
         raise RoutineError([blame(
-            f"this routine can be {short_clock(shortest)} to {short_clock(longest)} long with "
-            "its ranges at their shortest and longest"
+            f"this routine can be {span} long with its ranges at their shortest and longest"
         )]) from None  # fmt: skip
     if abs(fitted.seconds - target) > FIT_WITHIN:
         raise RoutineError([blame(

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from . import files
 from .cover import generated_cover
 from .durations import short_clock
+from .errors import UsageError
 from .pcm import to_seconds
 from .pipeline import Built
 from .routine import DEFAULT_GENRE
@@ -56,6 +57,20 @@ class Channel:
     description: str
     language: str
     base_url: str | None  # absolute, ending in /; without it there is no feed
+
+
+def check_base_url(base_url: str) -> None:
+    """A web folder the site's files will sit in: https://host/path/, no query or fragment."""
+    parts = urlsplit(base_url)
+    problem = None
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        problem = "expected an address like https://example.org/psoas/"
+    elif parts.query or parts.fragment or base_url.endswith(("?", "#")):
+        problem = "the address of a folder has no ?query or #fragment"
+    elif any(char.isspace() or char in '<>"' or not char.isprintable() for char in base_url):
+        problem = "an address has no spaces, quotes or angle brackets (write %20 for a space)"
+    if problem:
+        raise UsageError(f"--base-url {base_url}: {problem}")
 
 
 def channel_for(

@@ -115,10 +115,18 @@ def test_publish_never_replaces_a_file_that_is_not_its_own(tmp_path: Path) -> No
     assert sorted(p.name for p in folder.iterdir()) == ["index.html"]
 
 
-def test_a_base_url_must_be_an_address(tmp_path: Path) -> None:
-    code, _, err = publish(tmp_path / "site", "--base-url", "example.org", cache=tmp_path / "c",
-                           ok=False)  # fmt: skip
-    assert code == 1 and err.strip().startswith("--base-url example.org: expected an address")
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("example.org", "expected an address like https://example.org/psoas/"),
+        ("javascript:alert(1)", "expected an address like https://example.org/psoas/"),
+        ("https://example.org/?p=1", "the address of a folder has no ?query or #fragment"),
+        ("https://example.org/my site/", "an address has no spaces, quotes or angle brackets"),
+    ],
+)
+def test_a_base_url_must_be_the_address_of_a_folder(tmp_path: Path, url: str, message: str) -> None:
+    code, _, err = publish(tmp_path / "site", "--base-url", url, cache=tmp_path / "c", ok=False)
+    assert code == 1 and err.strip().startswith(f"--base-url {url}: {message}")
     assert not (tmp_path / "site").exists()
 
 
