@@ -33,7 +33,7 @@ STARTER = f"""\
 # A starter routine: every feature of the format, in a track of about five minutes.
 # Build it:   psoas-audio build THIS.yaml        Check it:   psoas-audio check THIS.yaml
 # See it:     psoas-audio plan THIS.yaml         Change a var:  --set hold=30s
-# Fit it:     psoas-audio build THIS.yaml --length 7m   (the ranges below stretch to fit)
+# Fit it:     psoas-audio build THIS.yaml --length 6m   (the ranges below stretch to fit)
 
 title: My first routine               # the track's title (required)
 author: Your name                     # the MP3's artist

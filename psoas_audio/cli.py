@@ -72,7 +72,8 @@ ProfileOpt = Annotated[
     typer.Option(
         "--profile",
         metavar="FILE",
-        help="Your own settings over any routine: vars, voice, length, loudness.",
+        help="Your own settings over any routine, a YAML file such as: vars: {hold: 30s}, "
+        "voice: {rate: 140}, length: 20m, loudness: -18.",
         readable=False,
         show_default=False,
     ),
@@ -145,9 +146,10 @@ def _options(
     found = load_profile(profile) if profile is not None else None
     mine = found.profile if found else Profile()
     seconds, label = mine.length, found.length_label() if found else ""
+    required = seconds is None  # a profile's length leaves routines without ranges as written
     if length is not None:
         try:
-            seconds, label = parse_length(length), f"--length {length}"
+            seconds, label, required = parse_length(length), f"--length {length}", True
         except ValueError as exc:
             raise UsageError(f"--length {length}: {exc}") from None
     if loudness is None:
@@ -161,6 +163,7 @@ def _options(
         loudness=loudness,
         length=seconds,
         length_label=label,
+        length_required=required,
         force=force,
     )
 
@@ -215,6 +218,8 @@ def _display(session: _Session, label: str) -> Iterator[_Display]:
 
 @app.command(
     epilog="Examples:  psoas-audio build routines/psoas-release.yaml\n\n"
+    "psoas-audio build routines/psoas-release.yaml --length 15m\n\n"
+    "psoas-audio build routines/ --profile me.yaml -o output/mine/\n\n"
     "psoas-audio build routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 140 "
     "-o ~/lunge.mp3"
 )
@@ -354,9 +359,12 @@ def publish(
             written += [site / name for name, kind, _ in outputs if kind in (files.HTML, files.RSS)]
         typer.echo(_table([rows[path] for path in paths], written))
         if tracks and base_url is None:
+            old = " (the feed.xml there is from an earlier publish)" if (
+                site / publishing.FEED
+            ).exists() else ""  # fmt: skip
             stderr.print(
-                "note: no feed.xml: a podcast app can only subscribe to a feed at a web address; "
-                "publish again with --base-url (where the site will live) to write one",
+                f"note: no feed.xml written{old}: a podcast app can only subscribe to a feed at "
+                "a web address; publish again with --base-url (where the site will live)",
                 markup=False,
                 soft_wrap=True,
             )
@@ -525,6 +533,7 @@ def check(
 
 @app.command(
     epilog="Examples:  psoas-audio plan routines/bed-edge-stretch.yaml\n\n"
+    "psoas-audio plan routines/psoas-release.yaml --length 15m   (what the fit chose)\n\n"
     "psoas-audio plan routines/bed-edge-stretch.yaml --json | jq .duration"
 )
 def plan(

@@ -50,8 +50,14 @@ def parse_duration(value: object, longest: float = MAX_STEP_SECONDS) -> float:
     return seconds
 
 
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d{2}(?:\.\d+)?)$")
+
+
 def parse_length(value: object) -> float:
-    """A whole track's length, as --length and `length:` take it: up to 10h."""
+    """A whole track's length, as --length and `length:` take it: up to 10h, also as 15:00."""
+    if isinstance(value, str) and (clock := _CLOCK.match(value.strip())):
+        hours, minutes, seconds = clock.groups()
+        value = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
     return parse_duration(value, MAX_TRACK_SECONDS)
 
 
@@ -79,6 +85,14 @@ def said_seconds(seconds: float) -> float:
         if seconds >= above:
             return round(seconds / step) * step
     return round(seconds, 1)
+
+
+def tenths_clock(seconds: float) -> str:
+    """m:ss.t, the tenth left out when it is 0: 4:55.1, 6:55 (a length a fit can reach)."""
+    tenths = round(seconds * 10)
+    minutes, rest = divmod(tenths, 600)
+    text = f"{minutes}:{rest // 10:02d}" + (f".{rest % 10}" if rest % 10 else "")
+    return text
 
 
 def short_clock(seconds: float) -> str:

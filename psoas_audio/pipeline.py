@@ -17,7 +17,7 @@ from . import files, interrupts, tools
 from .cache import Cache
 from .chime import chime
 from .cover import CoverError, cover_from_file, generated_cover
-from .durations import MAX_TRACK_SECONDS, short_clock
+from .durations import MAX_TRACK_SECONDS, is_range, short_clock, tenths_clock
 from .errors import PlanError, Problem, RoutineError
 from .export import DEFAULT_BITRATE, encode_mp3, encoded_size, measure_loudness
 from .fit import OutOfSpan, fit
@@ -59,6 +59,7 @@ class Options:
     profile_vars: Mapping[str, object] = field(default_factory=dict)  # where a routine has them
     length: float | None = None  # fit the track to this many seconds (--length, or the profile's)
     length_label: str = ""  # where that length came from, for messages: "--length 15m"
+    length_required: bool = True  # False for a profile's: a routine without ranges keeps its own
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
@@ -259,6 +260,16 @@ def _target(source: RoutineFile, options: Options) -> tuple[float, Blame] | None
     return None
 
 
+def _replaced_ranges(source: RoutineFile) -> list[str]:
+    """The routine's range vars that --set or the profile gave a single value."""
+    data = source.document.data
+    written = data.get("vars") if isinstance(data, dict) else None
+    return [
+        name for name, value in (written if isinstance(written, dict) else {}).items()
+        if is_range(value) and (name in source.applied or name in source.overrides)
+    ]  # fmt: skip
+
+
 def _fitted(
     source: RoutineFile,
     target: float,
@@ -269,10 +280,21 @@ def _fitted(
 ) -> Planned:
     """The plan whose ranges make it last `target` seconds, within FIT_WITHIN."""
     if not source.ranges:
-        as_written = _lay_out(source, speaker, options, reporter).timeline.seconds
+        as_written = _lay_out(source, speaker, options, reporter)
+        seconds = short_clock(as_written.timeline.seconds)
+        if options.length is not None and not options.length_required:
+            reporter.notice(f"{source.path}: no duration ranges to fit the profile's "
+                            f"{options.length_label} to; built as written ({seconds})")  # fmt: skip
+            return as_written
+        replaced = _replaced_ranges(source)
+        why = (
+            f"its range{'s' if len(replaced) > 1 else ''} {', '.join(replaced)} "
+            "replaced by a single value (from --set or the profile)"
+            if replaced
+            else "write one where a duration goes, such as rest: 5m..10m"
+        )
         raise RoutineError([blame(
-            "this routine has no duration ranges to fit (write one where a duration goes, "
-            f"such as rest: 5m..10m); as written it lasts {short_clock(as_written)}"
+            f"this routine has no duration ranges to fit ({why}); as written it lasts {seconds}"
         )])  # fmt: skip
 
     def evaluate(choice: Choice) -> tuple[Planned, float]:  # only lengths: cues checked last
@@ -283,9 +305,9 @@ def _fitted(
     try:
         fitted = fit(evaluate, target)
     except OutOfSpan as exc:
-        shortest, longest = math.ceil(exc.shortest), math.floor(exc.longest)
-        span = f"{short_clock(shortest)} to {short_clock(longest)}"
-        if shortest > longest:  # less than a second apart: say it to the millisecond
+        shortest, longest = math.ceil(exc.shortest * 10) / 10, math.floor(exc.longest * 10) / 10
+        span = f"{tenths_clock(shortest)} to {tenths_clock(longest)}"
+        if shortest > longest:  # less than a tenth apart: say it to the millisecond
             span = f"{exc.shortest:.3f}s to {exc.longest:.3f}s"
         raise RoutineError([blame(
             f"this routine can be {span} long with its ranges at their shortest and longest"

@@ -83,6 +83,9 @@ def load_profile(path: Path) -> ProfileFile:
     if not isinstance(data, dict):
         raise RoutineError([document.problem((), "a profile is a mapping of vars, voice, "
                                                  "length and loudness")])  # fmt: skip
+    if "steps" in data or "title" in data:
+        message = "this is a routine (it has a title or steps); a profile holds vars, voice, "
+        raise RoutineError([document.problem((), message + "length and loudness")])
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import math
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -254,7 +255,8 @@ def _card(track: Track) -> str:
     built, stem = track.built, track.stem
     ident = "track-" + "".join(c if c.isalnum() else "-" for c in stem)
     title = html.escape(built.title)
-    meta = short_clock(built.seconds) + (f" · {html.escape(built.artist)}" if built.artist else "")
+    length = short_clock(math.floor(built.seconds))  # as its player shows it: whole seconds gone
+    meta = length + (f" · {html.escape(built.artist)}" if built.artist else "")
     tags = built.tags
     cover = (
         f'<img class="cover" src="{_href(stem + ".jpg")}" alt="" width="160" height="160">'

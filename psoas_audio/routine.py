@@ -502,6 +502,8 @@ def translate_error(
         "string_too_short": f"'{name}' must not be empty",
         "string_too_long": f"'{name}' may have at most {ctx.get('max_length')} characters",
         "int_type": f"expected a whole number, got {got}",
+        "float_type": f"expected a number, got {got}",
+        "float_parsing": f"expected a number, got {value!r}",
         "int_parsing": f"expected a whole number, got {value!r}",
         "int_from_float": f"expected a whole number, got {value!r}",
         "bool_type": f"expected true or false, got {value!r}",

@@ -124,7 +124,9 @@ class _Templater:
                 hint = did_you_mean(name, self.variables)
                 where = f"{self.document.path}: --set {name}"
                 raise UsageError(f"{where}: the routine has no variable '{name}'{hint}")
-        self.applied = tuple(name for name in self.profile_vars if name in self.variables)
+        self.applied = tuple(
+            name for name in self.profile_vars if name in self.variables and name not in overrides
+        )
         self.variables.update({name: self.profile_vars[name] for name in self.applied})
         self.variables.update(overrides)
         for name, value in self.variables.items():

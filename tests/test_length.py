@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from conftest import Writer
 from psoas_audio.cli import app
-from psoas_audio.durations import parse_range, said_seconds, short_clock
+from psoas_audio.durations import parse_length, parse_range, said_seconds, short_clock, tenths_clock
 from psoas_audio.errors import RoutineError
 from psoas_audio.fit import OutOfSpan, fit
 from psoas_audio.routine import Rest, Say, load_routine
@@ -152,8 +153,8 @@ def test_length_lands_within_a_millisecond_across_the_span(write: Writer) -> Non
     path = write("r.yaml", RANGED)
     shortest = planned(path)["duration"]
     _, _, err = run("plan", path, "--engine", "fake", "--length", "1s")
-    longest = err.split(" to ")[1].split()[0]  # "... can be 3:17 to 9:31 long ..."
-    longest_seconds = int(longest.split(":")[0]) * 60 + int(longest.split(":")[1])
+    longest = err.split(" to ")[1].split()[0]  # "... can be 3:17 to 9:31.2 long ..."
+    longest_seconds = int(longest.split(":")[0]) * 60 + float(longest.split(":")[1])
     for target in (shortest, shortest + 61.25, (shortest + longest_seconds) / 2, longest_seconds):
         plan = planned(path, "--length", f"{target}s")
         assert plan["duration"] == pytest.approx(target, abs=0.001)
@@ -221,6 +222,29 @@ def test_check_checks_the_values_the_fit_chooses(write: Writer) -> None:
     code, _, err = run("check", path, "--engine", "fake", "--length", f"{shortest + 10}s")
     assert code == 1
     assert err.strip() == f"{path}:6:13: the halfway and remind cues fall together at 25s; move one"
+
+
+def test_a_length_can_be_written_as_a_clock_too(write: Writer) -> None:
+    path = write("r.yaml", RANGED)
+    assert planned(path, "--length", "8:00")["duration"] == pytest.approx(480, abs=0.001)
+    assert parse_length("1:02:03") == 3723 and parse_length("9:12.5") == 552.5
+
+
+def test_the_possible_span_is_said_to_the_tenth_a_fit_can_reach(write: Writer) -> None:
+    path = write("r.yaml", RANGED)
+    shortest = planned(path)["duration"]
+    _, _, err = run("plan", path, "--engine", "fake", "--length", "1s")
+    said = err.split("can be ")[1].split(" to ")[0]
+    assert said == tenths_clock(math.ceil(shortest * 10) / 10)
+    minutes, seconds = said.split(":")
+    assert planned(path, "--length", f"{minutes}m{seconds}s")["duration"] >= shortest
+
+
+def test_a_routine_whose_range_was_replaced_says_by_what(write: Writer) -> None:
+    path = write("r.yaml", RANGED.replace('"{settle}..20s"', "10s"))
+    code, _, err = run("plan", path, "--engine", "fake", "--set", "rest=2m", "--length", "8m")
+    assert code == 1
+    assert "no duration ranges to fit (its range rest replaced by a single value" in err
 
 
 def test_a_bad_length_flag_is_one_line(write: Writer) -> None:

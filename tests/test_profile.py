@@ -63,6 +63,22 @@ def test_flags_win_over_the_profile_and_the_profile_over_the_routine(write: Writ
     assert flagged["duration"] == plain
 
 
+def test_a_profile_var_that_set_replaces_is_not_listed_as_applied(write: Writer) -> None:
+    me = write("me.yaml", "vars: {hold: 7s}\n")
+    shown = plan(MINI, "--profile", me, "--set", "hold=9s")
+    assert shown["profile"] == {"applied": [], "ignored": ["hold"]}
+
+
+def test_a_profile_length_leaves_a_routine_without_ranges_as_written(write: Writer) -> None:
+    me = write("me.yaml", "length: 20m\n")
+    code, _, err = run("plan", MINI, "--engine", "fake", "--profile", me)
+    assert code == 0, err
+    assert "no duration ranges to fit the profile's length 20m" in err
+    assert plan(MINI, "--profile", me)["duration"] == plan(MINI)["duration"]
+    code, _, err = run("plan", MINI, "--engine", "fake", "--profile", me, "--length", "20m")
+    assert code == 1 and "no duration ranges to fit" in err  # asked for on the command line
+
+
 def test_set_stays_strict_with_a_profile(write: Writer) -> None:
     me = write("me.yaml", "vars: {rest: 2m}\n")
     code, _, err = run("plan", MINI, "--engine", "fake", "--profile", me, "--set", "rest=2m")
@@ -109,10 +125,12 @@ def test_a_profile_sets_the_loudness_and_the_flag_wins(write: Writer, tmp_path: 
         ("length: soon\n", "1:9: expected a duration like 20s, 1.5s, 2m, 1m30s or 90, got 'soon'"),
         ("loudness: -5\n", "1:11: 'loudness' must be at most -14.0, got -5"),
         ("- hold: 5s\n", "1:1: a profile is a mapping of vars, voice, length and loudness"),
+        ("title: T\nsteps: [{say: Hi.}]\n", "1:1: this is a routine (it has a title or steps)"),
+        ("loudness: loud\n", "1:11: expected a number, got 'loud'"),
         ("", "1:1: the file is empty; a profile sets vars, voice, length or loudness"),
     ],
     ids=["typo", "voice-typo", "slow", "engine", "range", "name", "list", "length", "loud",
-         "list-file", "empty"],
+         "list-file", "routine", "not-a-number", "empty"],
 )  # fmt: skip
 def test_a_bad_profile_is_file_line_col_and_nothing_is_built(
     write: Writer, tmp_path: Path, text: str, message: str

@@ -101,7 +101,18 @@ def test_without_a_base_url_the_site_is_written_and_the_feed_is_explained(
     _, out, err = publish(folder, cache=tmp_path / "cache")
     assert (folder / "index.html").is_file() and not (folder / "feed.xml").exists()
     assert "needs" not in out and "--base-url" in err
-    assert err.strip().startswith("note: no feed.xml: a podcast app can only subscribe")
+    assert err.strip().startswith("note: no feed.xml written: a podcast app can only subscribe")
+
+
+def test_without_a_base_url_an_old_feed_is_left_and_said_to_be_old(
+    site: Path, tmp_path: Path
+) -> None:
+    again = tmp_path / "site"
+    shutil.copytree(site, again)
+    feed = (again / "feed.xml").read_bytes()
+    _, _, err = publish(again, cache=tmp_path / "cache")
+    assert (again / "feed.xml").read_bytes() == feed
+    assert "(the feed.xml there is from an earlier publish)" in err
 
 
 def test_publish_never_replaces_a_file_that_is_not_its_own(tmp_path: Path) -> None:
