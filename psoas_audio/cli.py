@@ -95,6 +95,7 @@ class _Session:
     def __init__(self) -> None:
         self.written: list[Path] = []
         self.notices: list[str] = []
+        self.hidden: Path | None = None  # a staging folder: what is written there is not kept
 
     def interrupted(self) -> str:
         if not self.written:
@@ -196,7 +197,8 @@ class _Display:
             )
 
     def written(self, path: Path) -> None:
-        self.session.written.append(path)
+        if self.session.hidden is None or self.session.hidden not in path.parents:
+            self.session.written.append(path)
 
 
 @contextmanager
@@ -338,38 +340,74 @@ def publish(
                 raise UsageError(f"{flag}: {bad} in the text; remove it")
         if base_url is not None:
             publishing.check_base_url(base_url)
+        previous, damaged = publishing.read_previous(site / publishing.FEED)
+        if damaged:
+            stderr.print(f"note: {damaged}", markup=False, soft_wrap=True)
+        if base_url is None and previous is not None:
+            base_url = publishing.feed_base_url(previous)
+            if base_url:
+                stderr.print(f"note: the feed keeps its address {base_url}, from the feed.xml "
+                             "already there", markup=False, soft_wrap=True)  # fmt: skip
         paths = _routine_files(routines)
-        targets = _targets(paths, f"{site}/")
-        for name, kind in publishing.site_files([t.stem for t in targets], base_url is not None):
-            files.output_target(site / name, kind, force=force)  # before any speech work
-        rows, outcomes, playlist = _batch(
-            session, paths, targets, options, jobs or os.cpu_count() or 1
-        )
-        tracks = [publishing.Track(o.job.target.stem, o.built, o.size) for o in outcomes if o.built]
-        written = [playlist] if playlist else []
-        if tracks:
-            channel = publishing.channel_for(tracks, base_url, title, description)
-            previous = publishing.read_previous(site / publishing.FEED)
-            outputs = publishing.site(tracks, channel, previous)
-            files.write_all(
-                [(site / name, kind, data) for name, kind, data in outputs],
-                force=force,
-                written=session.written.append,
-            )
-            written += [site / name for name, kind, _ in outputs if kind in (files.HTML, files.RSS)]
-        typer.echo(_table([rows[path] for path in paths], written))
-        if tracks and base_url is None:
-            old = " (the feed.xml there is from an earlier publish)" if (
-                site / publishing.FEED
-            ).exists() else ""  # fmt: skip
+        _publish(session, paths, site, options, base_url, title, description, previous, jobs)
+        if base_url is None:
             stderr.print(
-                f"note: no feed.xml written{old}: a podcast app can only subscribe to a feed at "
-                "a web address; publish again with --base-url (where the site will live)",
+                "note: no feed.xml written: a podcast app can only subscribe to a feed at a web "
+                "address; publish again with --base-url (where the site will live)",
                 markup=False,
                 soft_wrap=True,
             )
-        if any(row[1] == "failed" for row in rows.values()):
-            raise typer.Exit(1)
+
+
+def _publish(
+    session: _Session,
+    paths: list[Path],
+    site: Path,
+    options: pipeline.Options,
+    base_url: str | None,
+    title: str | None,
+    description: str | None,
+    previous: bytes | None,
+    jobs: int | None,
+) -> None:
+    """Every routine built into a staging folder in the site; then, only if all of them built,
+    every file moved into place under one hold on interrupts. A failure or an interrupt
+    leaves the site as it was, so its page and feed always describe the MP3s beside them."""
+    targets = _targets(paths, f"{site}/")
+    kinds: dict[str, files.Kind] = {batch.PLAYLIST: files.M3U}
+    kinds.update(publishing.site_files([], base_url is not None))
+    for path, target in zip(paths, targets, strict=True):
+        mine = [(o.name, kind) for o, kind in pipeline.outputs(target, options)]
+        for name, kind in mine + publishing.site_files([target.stem], feed=False)[2:]:
+            if name in kinds:
+                raise UsageError(f"{path}: its {name} would be the site's own {name}; "
+                                 "rename the routine")  # fmt: skip
+            kinds[name] = kind
+    for name, kind in kinds.items():  # every file is checked before any speech work
+        files.output_target(site / name, kind, force=options.force)
+    with files.output_folder(site), files.staging_folder(site) as staging:
+        session.hidden = staging
+        staged = [staging / target.name for target in targets]
+        rows, outcomes, _ = _batch(session, paths, staged, options, jobs or os.cpu_count() or 1)
+        table = [(rows[p][0].replace(str(staging), str(site)), *rows[p][1:]) for p in paths]
+        if any(row[1] == "failed" for row in table):
+            typer.echo(_table(table, []))
+            raise PsoasError(
+                "nothing was published: every routine must build; the site is as it was"
+            )
+        tracks = [publishing.Track(o.job.target.stem, o.built, o.size) for o in outcomes if o.built]
+        channel = publishing.channel_for(tracks, base_url, title, description)
+        outputs = publishing.site(tracks, channel, previous)
+        files.write_all([(staging / name, kind, data) for name, kind, data in outputs])
+        moves = sorted(path.name for path in staging.iterdir() if not path.name.startswith("."))
+        real = {name: files.output_target(site / name, kinds[name], force=options.force)
+                for name in moves}  # fmt: skip
+        with interrupts.deferred():
+            for name in moves:
+                files.move_into_place(staging / name, real[name])
+                session.written.append(site / name)
+    shown = [site / batch.PLAYLIST, site / publishing.PAGE]
+    typer.echo(_table(table, shown + ([site / publishing.FEED] if channel.base_url else [])))
 
 
 def _routine_files(given: list[Path]) -> list[Path]:

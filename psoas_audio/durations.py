@@ -81,10 +81,17 @@ def said_seconds(seconds: float) -> float:
 
     To the nearest 30 s from 5 minutes, 5 s from a minute, a second from 10 s, else a tenth.
     """
+    step = said_step(seconds)
+    said = round(seconds / step) * step if step >= 1 else round(seconds, 1)
+    return said or round(seconds, 3)  # 40 ms is not "0 seconds"
+
+
+def said_step(seconds: float) -> float:
+    """The rounding said_seconds() uses for a length this long."""
     for above, step in ((300, 30.0), (60, 5.0), (10, 1.0)):
         if seconds >= above:
-            return round(seconds / step) * step
-    return round(seconds, 1)
+            return step
+    return 0.1
 
 
 def tenths_clock(seconds: float) -> str:

@@ -250,6 +250,40 @@ def write_all(
 
 
 @contextlib.contextmanager
+def staging_folder(parent: Path) -> Iterator[Path]:
+    """A locked private folder in parent, for files that all move into place at the end
+    (move_into_place); removed afterwards, and by a later sweep() if this process is killed."""
+    with interrupts.deferred():
+        for _ in range(100):
+            try:
+                path = Path(tempfile.mkdtemp(dir=parent, prefix=f".staging{TEMP_MARK}",
+                                             suffix=TEMP_SUFFIX))  # fmt: skip
+                lock = os.open(path, os.O_RDONLY)
+            except OSError as exc:
+                raise OutputError(f"cannot write in {parent}: {_reason(exc)}") from None
+            if _lock(lock) and _is_file_at(lock, path):
+                break
+            os.close(lock)  # a sweeper took it: it removes it, we make another
+        else:
+            raise OutputError(f"cannot write in {parent}: could not make a staging folder")
+    try:
+        yield path
+    finally:
+        with interrupts.deferred():
+            shutil.rmtree(path, ignore_errors=True)
+            os.close(lock)
+
+
+def move_into_place(source: Path, target: Path) -> None:
+    """A finished file from a staging folder over its target, in one rename (same disk)."""
+    try:
+        source.chmod(_plain_file_mode(target))
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
+    _replace(source, target)
+
+
+@contextlib.contextmanager
 def scratch(folder: Path, name: str, extension: str) -> Iterator[Path]:
     """A locked temporary file (ending in extension) for a child process to write into; removed
     afterwards, and by a later sweep() if this process is killed first."""
@@ -300,7 +334,10 @@ def sweep(folder: Path) -> None:
             continue
         try:
             if _lock(fd) and _is_file_at(fd, path) and _abandoned(path):
-                path.unlink(missing_ok=True)
+                if stat.S_ISDIR(os.fstat(fd).st_mode):  # a staging folder
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         except OSError:
             pass
         finally:

@@ -29,7 +29,7 @@ from .speech import Speaker, VoiceRequest
 from .speech.engine import UnknownVoice, engine_path
 from .speech.speaker import DEFAULT_TIMEOUT, Clips
 from .tags import Tags, write_tags
-from .template import Choice
+from .template import Choice, words_agree
 from .timeline import (
     Cue,
     Loc,
@@ -302,8 +302,11 @@ def _fitted(
         planned = _lay_out(chosen, speaker, options, reporter, cues_must_fit=False)
         return planned, planned.timeline.seconds
 
+    def agree(choice: Choice) -> bool:
+        return words_agree(source.ranges, source.said, choice)
+
     try:
-        fitted = fit(evaluate, target)
+        fitted = fit(evaluate, target, agree)
     except OutOfSpan as exc:
         shortest, longest = math.ceil(exc.shortest * 10) / 10, math.floor(exc.longest * 10) / 10
         span = f"{tenths_clock(shortest)} to {tenths_clock(longest)}"

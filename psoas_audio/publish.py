@@ -106,7 +106,8 @@ def site(tracks: Sequence[Track], channel: Channel, previous_feed: bytes | None)
 
 
 def site_files(stems: Sequence[str], feed: bool) -> list[tuple[str, files.Kind]]:
-    """Every file site() may write, known before any build, so each can be checked first."""
+    """Every file site() may write, known before any build, so each can be checked first:
+    the site's own two (three with a feed), then each track's."""
     names = [(COVER, files.JPEG), (PAGE, files.HTML)] + ([(FEED, files.RSS)] if feed else [])
     for stem in stems:
         names += [(f"{stem}.jpg", files.JPEG), (f"{stem}.chapters.json", files.CHAPTERS)]
@@ -367,10 +368,31 @@ PAGE_TEMPLATE = """<!doctype html>
 """
 
 
-def read_previous(path: Path) -> bytes | None:
-    """The feed a publish will replace, if it is one, for its episodes' dates."""
+def read_previous(path: Path) -> tuple[bytes | None, str | None]:
+    """The feed a publish will replace, for its address and its episodes' dates; and what is
+    wrong with it when it cannot be read (its dates are then lost, and that is said)."""
     try:
         data = path.read_bytes()
-    except OSError:
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"{path}: cannot be read ({exc.strerror}); episodes get new dates"
+    if not files.RSS.sniff(data[: files.SNIFF_BYTES]):
+        return None, None  # not a feed: the publish refuses to replace it, and says so
+    try:
+        ET.fromstring(data)
+    except ET.ParseError as exc:
+        return None, f"{path}: not a whole feed ({exc}); its episodes get new dates"
+    return data, None
+
+
+def feed_base_url(feed: bytes) -> str | None:
+    """The address a feed says it lives at (its channel's link)."""
+    link = ET.fromstring(feed).findtext("channel/link")
+    if not link:
         return None
-    return data if files.RSS.sniff(data[: files.SNIFF_BYTES]) else None
+    try:
+        check_base_url(link)
+    except UsageError:
+        return None
+    return link

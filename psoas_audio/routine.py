@@ -331,6 +331,7 @@ class RoutineFile:
     routine: Routine
     document: SourceDocument
     ranges: tuple[RangeUse, ...] = ()  # the values its duration ranges took
+    said: tuple[str, ...] = ()  # its range vars said in words
     applied: tuple[str, ...] = ()  # the profile's vars it uses
     overrides: Mapping[str, str] = field(default_factory=dict)
     profile_vars: Mapping[str, object] = field(default_factory=dict)
@@ -400,7 +401,7 @@ def routine_from(
     if problems:
         raise RoutineError([problem for _, problem in problems])
     return RoutineFile(
-        path, routine, document, templated.ranges, templated.applied,
+        path, routine, document, templated.ranges, templated.said, templated.applied,
         dict(overrides), dict(profile_vars), choice,
     )  # fmt: skip
 

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .durations import is_range, parse_duration, parse_range, said_seconds, spoken_length
+from .durations import (
+    is_range,
+    parse_duration,
+    parse_range,
+    said_seconds,
+    said_step,
+    spoken_length,
+)
 from .errors import Problem, UsageError, did_you_mean
 from .yamlsource import Path_, SourceDocument, control_character
 
@@ -64,6 +71,7 @@ class Templated:
     from_set: dict[Path_, str]  # durations and counts filled from a --set var: loc -> its name
     ranges: tuple[RangeUse, ...] = ()
     applied: tuple[str, ...] = ()  # the profile's vars this routine uses
+    said: tuple[str, ...] = ()  # the range vars said in words somewhere
 
 
 def template(
@@ -80,7 +88,8 @@ def template(
     templater = _Templater(document, dict(overrides), dict(profile_vars or {}), choice)
     data = templater.run()
     ranges = tuple(templater.ranges.values())
-    return Templated(data, templater.found, templater.from_set, ranges, templater.applied)
+    said = tuple(sorted(templater.said))
+    return Templated(data, templater.found, templater.from_set, ranges, templater.applied, said)
 
 
 class _Templater:
@@ -101,6 +110,7 @@ class _Templater:
         self.bad_ranges: set[str] = set()  # reported once, at the var
         self.ranges: dict[str, RangeUse] = {}
         self.applied: tuple[str, ...] = ()
+        self.said: set[str] = set()
 
     def report(self, loc: Path_, message: str, *, key: bool = False) -> None:
         self.found.append((loc, self.document.problem(loc, message, key=key)))
@@ -162,6 +172,9 @@ class _Templater:
     def _said(self, name: str) -> str:
         """A range var inside a sentence: the chosen length in words, rounded as people say it."""
         low, high = self.range_vars[name]
+        self.said.add(name)
+        value = low + self.choice.fraction * (high - low)
+        self.ranges.setdefault(name, RangeUse(name, low, high, value))  # said only: listed too
         spoken = self.choice.fraction if self.choice.spoken is None else self.choice.spoken
         return spoken_length(said_seconds(low + spoken * (high - low)))
 
@@ -250,6 +263,19 @@ class _Templater:
                 loc,
                 "a step needs an action: say, pause, hold, rest, chime, section, sides or repeat",
             )
+
+
+def words_agree(ranges: tuple[RangeUse, ...], said: tuple[str, ...], choice: Choice) -> bool:
+    """Whether each range said in words is said as its chosen value, within the rounding
+    a voice uses for it (one step: said "7 minutes 30 seconds" for 7:17 is fine, for 6:40 not)."""
+    spoken = choice.fraction if choice.spoken is None else choice.spoken
+    for use in ranges:
+        if use.name in said:
+            width = use.high - use.low
+            value, words = use.low + choice.fraction * width, use.low + spoken * width
+            if abs(said_seconds(words) - value) > said_step(value):
+                return False
+    return True
 
 
 def _label(loc: Path_) -> str:

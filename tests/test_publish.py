@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,15 +106,85 @@ def test_without_a_base_url_the_site_is_written_and_the_feed_is_explained(
     assert err.strip().startswith("note: no feed.xml written: a podcast app can only subscribe")
 
 
-def test_without_a_base_url_an_old_feed_is_left_and_said_to_be_old(
+def test_publishing_again_without_a_base_url_keeps_the_feeds_address(
     site: Path, tmp_path: Path
 ) -> None:
     again = tmp_path / "site"
     shutil.copytree(site, again)
-    feed = (again / "feed.xml").read_bytes()
-    _, _, err = publish(again, cache=tmp_path / "cache")
-    assert (again / "feed.xml").read_bytes() == feed
-    assert "(the feed.xml there is from an earlier publish)" in err
+    before = feedparser.parse((again / "feed.xml").read_bytes())
+    _, _, err = publish(again, "--rate", "200", cache=tmp_path / "cache")
+    assert (
+        err.strip() == f"note: the feed keeps its address {BASE}, from the feed.xml already there"
+    )
+    after = feedparser.parse((again / "feed.xml").read_bytes())
+    assert [e.id for e in after.entries] == [e.id for e in before.entries]
+    for entry, routine in zip(after.entries, ROUTINES, strict=True):  # the new MP3s, exactly
+        assert int(entry.enclosures[0].length) == (again / f"{routine.stem}.mp3").stat().st_size
+
+
+def test_a_damaged_old_feed_is_said_and_replaced(site: Path, tmp_path: Path) -> None:
+    again = tmp_path / "site"
+    shutil.copytree(site, again)
+    feed = again / "feed.xml"
+    feed.write_bytes(feed.read_bytes()[:700])
+    _, _, err = publish(again, "--base-url", BASE, cache=tmp_path / "cache")
+    assert f"note: {feed}: not a whole feed (" in err and "episodes get new dates" in err
+    assert not feedparser.parse(feed.read_bytes()).bozo
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_a_broken_routine_publishes_nothing_and_the_site_stays_as_it_was(
+    site: Path, tmp_path: Path
+) -> None:
+    again = tmp_path / "site"
+    shutil.copytree(site, again)
+    before = snapshot(again)
+    broken = tmp_path / "nested-sections.yaml"
+    broken.write_text(ROUTINES[1].read_text().replace("title:", "titel:"))
+    process = start("publish", ROUTINES[0], broken, "--engine", "fake", "--site", again,
+                    "--base-url", BASE, cache=tmp_path / "cache")  # fmt: skip
+    code, _, err = finish(process, timeout=300)
+    assert code == 1 and "unknown key 'titel' (did you mean 'title'?)" in err
+    assert err.strip().endswith(
+        "nothing was published: every routine must build; the site is as it was"
+    )
+    assert snapshot(again) == before
+
+
+def test_an_interrupted_publish_leaves_the_site_as_it_was(site: Path, tmp_path: Path) -> None:
+    again = tmp_path / "site"
+    shutil.copytree(site, again)
+    before = snapshot(again)
+    slow = {"FAKE_ENGINE_DELAY": "0.2"}
+    process = start("publish", *ROUTINES, "--engine", "fake", "--site", again, "--rate",
+                    "190", cache=tmp_path / "cache", env=slow)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        p.name.startswith(".staging") and any(p.iterdir()) for p in again.iterdir()
+    ):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    code, _, err = finish(process, timeout=120)
+    assert code == 130
+    assert err.strip().endswith("interrupted; nothing was written, and any older file is as it was")
+    assert snapshot(again) == before  # no staging folder left either
+
+
+def test_a_routine_whose_files_would_be_the_sites_own_is_refused(tmp_path: Path) -> None:
+    cover = tmp_path / "cover.yaml"
+    shutil.copy(ROUTINES[0], cover)
+    process = start("publish", cover, "--engine", "fake", "--site", tmp_path / "site",
+                    cache=tmp_path / "cache")  # fmt: skip
+    code, _, err = finish(process)
+    assert code == 1
+    assert (
+        err.strip()
+        == f"{cover}: its cover.jpg would be the site's own cover.jpg; rename the routine"
+    )
+    assert not (tmp_path / "site").exists()
 
 
 def test_publish_never_replaces_a_file_that_is_not_its_own(tmp_path: Path) -> None:
