@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from .durations import is_range, parse_range
@@ -40,7 +40,14 @@ def _var_names(values: dict[str, str | int | float]) -> dict[str, str | int | fl
     return values
 
 
-VarValue = Annotated[str | int | float, AfterValidator(_var_value)]
+def _not_a_flag(value: object) -> object:
+    """YAML reads yes/no/true as booleans, which would pass as 1 and 0."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("var", f"a variable holds text or a number, got {value!r}")
+    return value
+
+
+VarValue = Annotated[str | int | float, BeforeValidator(_not_a_flag), AfterValidator(_var_value)]
 
 
 class ProfileVoice(Model):

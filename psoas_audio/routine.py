@@ -101,7 +101,18 @@ def _chime_style(name: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+def _one_line(text: str) -> str:
+    """A title or a name: a line break would split a playlist entry or a feed's title."""
+    if any(char in text for char in "\n\r\v\f\x85\u2028\u2029"):
+        raise PydanticCustomError("one_line", "this is one line of text; remove the line break")
+    return text
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+]
 Description = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
 ]  # what podcast directories take

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,16 +50,34 @@ def _pos(node: yaml.Node) -> Position:
 
 
 EMPTY_ROUTINE = "the file is empty; a routine needs a title and steps"
+MAX_BYTES = 4_000_000  # far beyond any routine or profile
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a regular file: a FIFO would block and /dev/zero would never end."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceFileError(f"{path}: not a regular file (a device, FIFO or socket)")
+        if info.st_size > MAX_BYTES:
+            raise SourceFileError(f"{path}: {info.st_size:,} bytes is too large for a YAML file")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read(MAX_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 def load_document(path: Path, empty: str = EMPTY_ROUTINE) -> SourceDocument:
     """Read and compose a YAML file safely; duplicate keys are mistakes, not silent overrides."""
     try:
-        text = path.read_bytes().decode("utf-8")  # line breaks as written: no universal newlines
+        text = _read(path).decode("utf-8")  # line breaks as written: no universal newlines
     except FileNotFoundError:
         raise SourceFileError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise SourceFileError(f"{path}: is a directory, not a routine file") from None
+        raise SourceFileError(f"{path}: is a folder, not a YAML file") from None
     except UnicodeDecodeError as exc:
         raise SourceFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:

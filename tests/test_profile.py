@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,7 @@ def test_a_profile_sets_the_loudness_and_the_flag_wins(write: Writer, tmp_path: 
         ("vars: {rest: 9m..2m}\n", "1:14: a range goes from shorter to longer, like 5m..10m; "
                                    "got '9m..2m'"),
         ("vars: {2fast: 1}\n", "1:7: '2fast' is not a valid variable name"),
+        ("vars: {hold: yes}\n", "1:14: a variable holds text or a number, got True"),
         ("vars: {hold: [1, 2]}\n", "1:14: "),
         ("length: soon\n", "1:9: expected a duration like 20s, 1.5s, 2m, 1m30s or 90, got 'soon'"),
         ("loudness: -5\n", "1:11: 'loudness' must be at most -14.0, got -5"),
@@ -129,7 +131,7 @@ def test_a_profile_sets_the_loudness_and_the_flag_wins(write: Writer, tmp_path: 
         ("loudness: loud\n", "1:11: expected a number, got 'loud'"),
         ("", "1:1: the file is empty; a profile sets vars, voice, length or loudness"),
     ],
-    ids=["typo", "voice-typo", "slow", "engine", "range", "name", "list", "length", "loud",
+    ids=["typo", "voice-typo", "slow", "engine", "range", "name", "flag", "list", "length", "loud",
          "list-file", "routine", "not-a-number", "empty"],
 )  # fmt: skip
 def test_a_bad_profile_is_file_line_col_and_nothing_is_built(
@@ -146,3 +148,12 @@ def test_a_bad_profile_is_file_line_col_and_nothing_is_built(
 def test_a_missing_profile_is_one_line() -> None:
     code, _, err = run("check", MINI, "--profile", "nowhere.yaml")
     assert code == 1 and err.strip() == "nowhere.yaml: no such file"
+
+
+def test_a_fifo_or_a_device_is_refused_as_a_profile_or_a_routine(tmp_path: Path) -> None:
+    fifo = tmp_path / "me.yaml"
+    os.mkfifo(fifo)
+    code, _, err = run("check", MINI, "--profile", fifo)  # would block forever if read
+    assert code == 1 and err.strip() == f"{fifo}: not a regular file (a device, FIFO or socket)"
+    code, _, err = run("check", "/dev/zero")  # would never end
+    assert code == 1 and err.strip() == "/dev/zero: not a regular file (a device, FIFO or socket)"
