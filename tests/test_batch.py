@@ -167,7 +167,9 @@ def test_an_interrupt_while_one_worker_is_idle_and_one_busy_says_what_was_writte
 
 def test_ctrl_c_as_the_workers_start_is_quiet(tmp_path: Path) -> None:
     build = start_batch(tmp_path, SHORT, SHORT, SHORT)
-    time.sleep(0.8)  # the workers are importing
+    # As soon as a worker exists: it is still importing, and the batch has its handler (Python
+    # itself takes tens of ms to start, more on a loaded machine, and a Ctrl-C then is its own).
+    wait_for(lambda: [p for p in workers_of(build.pid) if _parent(p) == build.pid], "no worker")
     os.killpg(build.pid, signal.SIGINT)
     _, stderr = build.communicate(timeout=60)
     assert build.returncode == 130 and "Traceback" not in stderr and "Fatal" not in stderr
