@@ -625,7 +625,7 @@ def _choices(
         lines.append(f"ranges{f' (fitted to {short_clock(target)})' if target else ''}:")
         width = max(len(r.name) for r in source.ranges)
         lines += [
-            f"  {r.name:<{width}}  {short_clock(r.low)}..{short_clock(r.high)}  ->  "
+            f"  {r.name:<{width}}  {_exact_clock(r.low)}..{_exact_clock(r.high)}  ->  "
             f"{_exact_clock(r.value)}"
             for r in source.ranges
         ]
@@ -638,9 +638,10 @@ def _choices(
 
 
 def _exact_clock(seconds: float) -> str:
-    """9:12.345, to the millisecond, for values a fit chose."""
+    """9:12.345 or 1.5s, to the millisecond and no more digits than it needs."""
     minutes, rest = divmod(round(seconds, 3), 60)
-    return f"{int(minutes)}:{rest:06.3f}" if minutes else f"{rest:.3f}s"
+    secs = f"{rest:06.3f}".rstrip("0").rstrip(".") if minutes else f"{rest:.3f}".rstrip("0")
+    return f"{int(minutes)}:{secs}" if minutes else f"{secs.rstrip('.')}s"
 
 
 def plan_table(timeline: Timeline) -> str:

@@ -309,12 +309,16 @@ def _fitted(
         fitted = fit(evaluate, target, agree)
     except OutOfSpan as exc:
         shortest, longest = math.ceil(exc.shortest * 10) / 10, math.floor(exc.longest * 10) / 10
-        span = f"{tenths_clock(shortest)} to {tenths_clock(longest)}"
-        if shortest > longest:  # less than a tenth apart: say it to the millisecond
-            span = f"{exc.shortest:.3f}s to {exc.longest:.3f}s"
-        raise RoutineError([blame(
-            f"this routine can be {span} long with its ranges at their shortest and longest"
-        )]) from None  # fmt: skip
+        message = (
+            f"this routine can be {tenths_clock(shortest)} to {tenths_clock(longest)} long "
+            "with its ranges at their shortest and longest"
+        )
+        if exc.longest - exc.shortest < 0.2:  # its ranges hardly change its length
+            message = (
+                f"this routine lasts {exc.shortest:.3f}s whatever its ranges (they do not "
+                "change its length)"
+            )
+        raise RoutineError([blame(message)]) from None
     if abs(fitted.seconds - target) > FIT_WITHIN:
         raise RoutineError([blame(
             f"the nearest the ranges reach is {fitted.seconds:.3f}s; its spoken lines change "

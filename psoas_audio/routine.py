@@ -101,6 +101,8 @@ def _chime_style(name: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
 def _one_line(text: str) -> str:
     """A title or a name: a line break would split a playlist entry or a feed's title."""
     if any(char in text for char in "\n\r\v\f\x85\u2028\u2029"):

@@ -171,7 +171,7 @@ def test_plan_shows_what_the_fit_chose_and_the_total(write: Writer) -> None:
     assert "total 08:00 (480.000s)" in lines
     assert lines[-3] == "ranges (fitted to 8:00):"
     assert lines[-2].startswith("  rest           1:00..3:00  ->  2:")
-    assert lines[-1].startswith("  steps[2].hold  0:05..0:20  ->  ")
+    assert lines[-1].startswith("  steps[2].hold  5s..20s  ->  ")
 
 
 def test_an_impossible_length_names_the_possible_ones_and_writes_nothing(
@@ -252,3 +252,24 @@ def test_a_bad_length_flag_is_one_line(write: Writer) -> None:
     for value, message in (("15x", "expected a duration"), ("11h", "longer than the 10h")):
         code, _, err = run("plan", path, "--engine", "fake", "--length", value)
         assert code == 1 and err.startswith(f"--length {value}: ") and message in err
+
+
+def test_ranges_that_do_not_change_the_length_say_so(write: Writer) -> None:
+    path = write(
+        "every.yaml",
+        """\
+        title: Every
+        steps:
+          - rest: 2m
+            say: Rest.
+            remind: {every: 20s..50s, say: Soft.}
+        """,
+    )
+    fixed = planned(path)["duration"]
+    assert planned(path, "--length", f"{fixed}s")["duration"] == fixed
+    code, _, err = run("plan", path, "--engine", "fake", "--length", "3m")
+    assert code == 1
+    assert err.strip() == (
+        f"{path}: --length 3m: this routine lasts {fixed:.3f}s whatever its ranges (they do not "
+        "change its length)"
+    )
