@@ -402,10 +402,8 @@ def routine_from(
                 continue
             if not any(_overlaps(loc, r, error["type"]) for r in reported):
                 problem = translate_error(error, loc, data, document)
-                if loc in templated.from_set:  # not a mistake in the file: name the --set
-                    name = templated.from_set[loc]
-                    value = (overrides or {})[name]
-                    problem = Problem(path, 0, 0, f"--set {name}={value}: {problem.message}")
+                if loc in templated.from_set:  # not a mistake in the file: name what set it
+                    problem = Problem(path, 0, 0, f"{templated.from_set[loc]}: {problem.message}")
                 problems.append((loc, problem))
         raise RoutineError([problem for _, problem in problems]) from None
     if cues:

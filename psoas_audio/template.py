@@ -68,7 +68,7 @@ class RangeUse:
 class Templated:
     data: object  # the routine's data with vars filled in
     found: Found  # the mistakes found on the way
-    from_set: dict[Path_, str]  # durations and counts filled from a --set var: loc -> its name
+    from_set: dict[Path_, str]  # durations and counts filled from --set or a profile: loc -> which
     ranges: tuple[RangeUse, ...] = ()
     applied: tuple[str, ...] = ()  # the profile's vars this routine uses
     said: tuple[str, ...] = ()  # the range vars said in words somewhere
@@ -224,7 +224,9 @@ class _Templater:
         if is_value:  # routine vars, typed: repeat: "{reps}" -> 4, even inside another repeat
             for name in PLACEHOLDER.findall(text):
                 if name in self.overrides:
-                    self.from_set[loc] = name
+                    self.from_set[loc] = f"--set {name}={self.overrides[name]}"
+                elif name in self.applied:
+                    self.from_set[loc] = f"the profile's {name}: {self.profile_vars[name]}"
             whole = PLACEHOLDER.fullmatch(text)
             if whole and whole[1] in self.bad_ranges:
                 return 1.0  # a stand-in: the routine is already wrong, at the var

@@ -157,3 +157,13 @@ def test_a_fifo_or_a_device_is_refused_as_a_profile_or_a_routine(tmp_path: Path)
     assert code == 1 and err.strip() == f"{fifo}: not a regular file (a device, FIFO or socket)"
     code, _, err = run("check", "/dev/zero")  # would never end
     assert code == 1 and err.strip() == "/dev/zero: not a regular file (a device, FIFO or socket)"
+
+
+def test_a_profile_value_a_routine_cannot_use_is_blamed_on_the_profile(write: Writer) -> None:
+    me = write("me.yaml", "vars: {hold: 1.5.5}\n")
+    code, _, err = run("check", MINI, "--engine", "fake", "--profile", me)
+    assert code == 1
+    assert err.strip() == (
+        f"{MINI}: the profile's hold: 1.5.5: expected a duration like 20s, 1.5s, 2m, 1m30s or "
+        "90, got '1.5.5'"
+    )
