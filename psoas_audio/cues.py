@@ -12,6 +12,7 @@ from typing import Literal
 NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 HALFWAY = "Halfway."
 REMINDERS_STOP = 10.0  # seconds before a hold or rest ends: the last stretch stays quiet
+MAX_REMINDERS = 5_000  # in one hold or rest: every 1.5 s for 2 h; beyond it is a mistake
 CueRole = Literal["countdown", "halfway", "remind"]
 CUE_GAIN_DB: dict[CueRole, float] = {"countdown": -3.0, "halfway": -6.0, "remind": -3.0}
 
@@ -66,6 +67,10 @@ def cue_problems(
         problems.append(("countdown", f"a countdown from {countdown} does not fit in {length}"))
     elif countdown and halfway and seconds / 2 >= seconds - countdown:
         problems.append(("halfway", f"halfway ({_ms(seconds / 2)}s) falls inside the countdown"))
+    if every is not None and (seconds - REMINDERS_STOP) / every > MAX_REMINDERS:
+        return [("remind", f"reminders every {_ms(every)}s in {length} would be "
+                           f"{int((seconds - REMINDERS_STOP) / every):,}; at most "
+                           f"{MAX_REMINDERS:,} fit one hold or rest")]  # fmt: skip
     if every is not None and every >= seconds - REMINDERS_STOP:
         problems.append(
             ("remind", f"no reminder fits: every {_ms(every)}s in {length}, and reminders stop "
