@@ -117,6 +117,11 @@ def _reported() -> Iterator[_Session]:
     except KeyboardInterrupt:
         stderr.print(session.interrupted(), markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    except Exception as exc:  # an interrupt inside a C extension's import comes out as its error
+        if not isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            raise
+        stderr.print(session.interrupted(), markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     finally:
         _summarize_notices(session.notices)
         interrupts.finish()

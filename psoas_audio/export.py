@@ -46,6 +46,9 @@ def encode_mp3(
             progress(size // 2)
 
 
+SILENCE_DB = -120.0  # what we report for digital silence, where the meter says -inf
+
+
 def measure_loudness(path: Path, seconds: float) -> tuple[float, float]:
     """(integrated LUFS, true peak dBTP) of an audio file, by ffmpeg's EBU R128 meter."""
     command = [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
@@ -57,4 +60,5 @@ def measure_loudness(path: Path, seconds: float) -> tuple[float, float]:
         peak = float(summary.split("True peak:")[1].split("Peak:")[1].split("dBFS")[0])
     except (IndexError, ValueError):
         raise EncodeError(f"ffmpeg could not measure the loudness of {path.name}") from None
-    return lufs, peak
+    # A track of nothing but silence reads -70 LUFS (the meter's floor) and a true peak of -inf.
+    return max(lufs, SILENCE_DB), max(peak, SILENCE_DB)

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from . import interrupts
 from .cache import Cache
 from .pcm import Samples, Signal, quantize
 from .timeline import Event, Timeline
@@ -52,11 +53,16 @@ class Gains(_Record):
     measured: Measured | None = None  # the MP3, as ffmpeg's EBU R128 meter read it
 
 
+SILENT_PEAK_DBTP = -100.0  # below any sound we make: only pauses, no voice and no chime
+
+
 def missed(gains: Gains, target_lufs: float) -> str | None:
     """Why a verified track is not what was asked for, in words, or None if it is."""
     measured = gains.measured
     if measured is None:
         return None
+    if measured.peak_dbtp <= SILENT_PEAK_DBTP:
+        return "the track is silent: nothing in it to bring to a loudness"
     if measured.peak_dbtp > TRUE_PEAK_DBTP + 0.05:
         return (
             f"the track's true peak is {measured.peak_dbtp:.1f} dBTP, above {TRUE_PEAK_DBTP:g}; "
@@ -194,7 +200,8 @@ class Leveler:
         Chimes are then turned down until, as heard after limiting, their loudest short-term
         loudness is at most the voice's: the limiter tames speech peaks but hardly a bell.
         """
-        from .loudness import Floats, integrated, measure_clip  # scipy: only on a miss
+        with interrupts.deferred():  # an interrupt inside scipy's import would break it
+            from .loudness import Floats, integrated, measure_clip  # scipy: only on a miss
 
         def heard(gain: float | None, chime_gain: float) -> tuple[float, dict[Source, float]]:
             """Loudness of the track with these gains (None: unlimited, no track gain)."""
@@ -245,6 +252,7 @@ def _float(samples: Samples) -> Signal:
 
 
 def _leveled(signal: Signal, gain_db: float, ceiling_dbtp: float) -> Signal:
-    from .loudness import limit  # scipy takes a second to import; a warm build needs none of it
+    with interrupts.deferred():  # scipy takes a second to import; a warm build needs none of it
+        from .loudness import limit
 
     return limit(signal * np.float32(10 ** (gain_db / 20)), ceiling_dbtp)

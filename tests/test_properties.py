@@ -158,6 +158,7 @@ MISFIT = {  # a reminder too long for its slot: only the real speech lengths can
 @given(routines)
 @example(MISFIT)
 @example({"title": "T", "steps": [{"say": "Relax"}]})
+@example({"title": "Relax", "chime": False, "steps": [{"pause": "0.001s"}]})  # silent: -inf dBTP
 def test_check_passes_exactly_when_a_build_succeeds(data: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = write(data, Path(folder))
