@@ -67,6 +67,10 @@ LoudnessOpt = Annotated[
         show_default=False,
     ),
 ]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Routines built at once [default: the cores]."),
+]
 ProfileOpt = Annotated[
     Path | None,
     typer.Option(
@@ -257,10 +261,7 @@ def build(
     lrc: Annotated[
         bool, typer.Option("--lrc", help="Also write STEM.lrc (synced lyrics for music players).")
     ] = False,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Routines built at once [default: the cores]."),
-    ] = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Build routines (files, or folders of *.yaml) into MP3s with .vtt transcripts.
 
@@ -324,10 +325,7 @@ def publish(
     force: Annotated[
         bool, typer.Option("--force", help="Replace files in the site even if not of their kind.")
     ] = False,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Routines built at once [default: the cores]."),
-    ] = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Build routines into a site to open from disk or upload: index.html with a player per
     track, chapter links and transcripts; feed.xml for podcast apps; playlist.m3u.
@@ -380,10 +378,10 @@ def _publish(
     leaves the site as it was, so its page and feed always describe the MP3s beside them."""
     targets = _targets(paths, f"{site}/")
     kinds: dict[str, files.Kind] = {batch.PLAYLIST: files.M3U}
-    kinds.update(publishing.site_files([], base_url is not None))
+    kinds.update(publishing.own_files(base_url is not None))
     for path, target in zip(paths, targets, strict=True):
         mine = [(o.name, kind) for o, kind in pipeline.outputs(target, options)]
-        for name, kind in mine + publishing.site_files([target.stem], feed=False)[2:]:
+        for name, kind in mine + publishing.track_files(target.stem):
             if name in kinds:
                 raise UsageError(f"{path}: its {name} would be the site's own {name}; "
                                  "rename the routine")  # fmt: skip

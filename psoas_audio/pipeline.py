@@ -24,7 +24,7 @@ from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
 from .pcm import Samples, quantize, to_seconds
 from .render import render
-from .routine import RoutineFile, load_routine, spoken_problem
+from .routine import RoutineFile, load_routine, require_cues_fit, spoken_problem
 from .speech import Speaker, VoiceRequest
 from .speech.engine import UnknownVoice, engine_path
 from .speech.speaker import DEFAULT_TIMEOUT, Clips
@@ -142,7 +142,7 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
         engine_path(options.engine)  # an unknown --engine is reported before any file is read
     source = load_routine(path, options.overrides, options.profile_vars, cues=False)
     if _target(source, options) is None or not source.ranges:  # else: at the values chosen
-        source = source.choose(source.choice)
+        require_cues_fit(source)
     size = measure(source.routine.steps)  # without unrolling: 100 x 100 x 100 x ... stays cheap
     least = least_seconds(size)
     limit = None
@@ -324,7 +324,9 @@ def _fitted(
             f"the nearest the ranges reach is {fitted.seconds:.3f}s; its spoken lines change "
             "with the ranges in steps too large to land closer"
         )])  # fmt: skip
-    return _lay_out(source.choose(fitted.result.source.choice), speaker, options, reporter)
+    chosen = fitted.result.source
+    require_cues_fit(chosen)
+    return _lay_out(chosen, speaker, options, reporter)  # cues checked against the speech too
 
 
 def _check_spoken(source: RoutineFile, cues: tuple[Cue, ...], request: VoiceRequest) -> None:

@@ -46,10 +46,6 @@ class Track:
     built: Built
     size: int  # bytes of the MP3: an enclosure states it exactly
 
-    @property
-    def title(self) -> str:
-        return self.built.title
-
 
 @dataclass(frozen=True)
 class Channel:
@@ -105,13 +101,14 @@ def site(tracks: Sequence[Track], channel: Channel, previous_feed: bytes | None)
     return outputs
 
 
-def site_files(stems: Sequence[str], feed: bool) -> list[tuple[str, files.Kind]]:
-    """Every file site() may write, known before any build, so each can be checked first:
-    the site's own two (three with a feed), then each track's."""
-    names = [(COVER, files.JPEG), (PAGE, files.HTML)] + ([(FEED, files.RSS)] if feed else [])
-    for stem in stems:
-        names += [(f"{stem}.jpg", files.JPEG), (f"{stem}.chapters.json", files.CHAPTERS)]
-    return names
+def own_files(feed: bool) -> list[tuple[str, files.Kind]]:
+    """The site's own files that site() writes, known before any build, to be checked first."""
+    return [(COVER, files.JPEG), (PAGE, files.HTML)] + ([(FEED, files.RSS)] if feed else [])
+
+
+def track_files(stem: str) -> list[tuple[str, files.Kind]]:
+    """The files site() writes for one track, beside its MP3 and transcript."""
+    return [(f"{stem}.jpg", files.JPEG), (f"{stem}.chapters.json", files.CHAPTERS)]
 
 
 def chapters_json(track: Track) -> bytes:
@@ -167,7 +164,7 @@ def feed(tracks: Sequence[Track], channel: Channel, previous: bytes | None) -> b
         _text(item, "title", built.title)
         about = built.tags.comment if built.tags and built.tags.comment else None
         _text(item, "description", about or f"{built.title}: {short_clock(built.seconds)}.")
-        enclosure = {"url": base + _href(f"{track.stem}.mp3"), "length": str(track.size),
+        enclosure = {"url": base + quote(f"{track.stem}.mp3"), "length": str(track.size),
                      "type": "audio/mpeg"}  # fmt: skip
         ET.SubElement(item, "enclosure", enclosure)
         _text(item, "guid", guid, isPermaLink="false")
@@ -179,12 +176,12 @@ def feed(tracks: Sequence[Track], channel: Channel, previous: bytes | None) -> b
         if built.artist:
             _text(item, f"{{{ITUNES}}}author", built.artist)
         if built.tags and built.tags.cover:
-            ET.SubElement(item, f"{{{ITUNES}}}image", {"href": base + _href(f"{track.stem}.jpg")})
+            ET.SubElement(item, f"{{{ITUNES}}}image", {"href": base + quote(f"{track.stem}.jpg")})
         ET.SubElement(item, f"{{{PODCAST}}}chapters", {
-            "url": base + _href(f"{track.stem}.chapters.json"), "type": "application/json+chapters"
+            "url": base + quote(f"{track.stem}.chapters.json"), "type": "application/json+chapters"
         })  # fmt: skip
         ET.SubElement(item, f"{{{PODCAST}}}transcript", {
-            "url": base + _href(f"{track.stem}.vtt"), "type": "text/vtt"
+            "url": base + quote(f"{track.stem}.vtt"), "type": "text/vtt"
         })  # fmt: skip
     ET.indent(rss)
     text: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
@@ -225,10 +222,6 @@ def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Elem
     return element
 
 
-def _href(name: str) -> str:
-    return quote(name)
-
-
 # -- the page -----------------------------------------------------------------------------------
 
 
@@ -260,14 +253,14 @@ def _card(track: Track) -> str:
     meta = length + (f" · {html.escape(built.artist)}" if built.artist else "")
     tags = built.tags
     cover = (
-        f'<img class="cover" src="{_href(stem + ".jpg")}" alt="" width="160" height="160">'
+        f'<img class="cover" src="{quote(stem + ".jpg")}" alt="" width="160" height="160">'
         if tags and tags.cover
         else ""
     )
     description = f"<p>{html.escape(tags.comment)}</p>" if tags and tags.comment else ""
     chapters = tags.chapters if tags else ()
     chapter_items = "\n".join(
-        f'<li><a href="{_href(stem + ".mp3")}#t={to_seconds(c.start):.3f}" '
+        f'<li><a href="{quote(stem + ".mp3")}#t={to_seconds(c.start):.3f}" '
         f'data-start="{to_seconds(c.start):.3f}" '
         f'aria-label="Play {title} from {short_clock(to_seconds(c.start))}: '
         f'{html.escape(c.title)}"><time>{short_clock(to_seconds(c.start))}</time> '
@@ -290,13 +283,13 @@ def _card(track: Track) -> str:
 <p class="meta">{meta}</p>
 {description}
 </div></div>
-<audio controls preload="metadata" src="{_href(stem + ".mp3")}" aria-label="{title}"></audio>
+<audio controls preload="metadata" src="{quote(stem + ".mp3")}" aria-label="{title}"></audio>
 {chapter_list}
 <details><summary>Transcript</summary>
 <ol class="transcript">
 {lines}
 </ol>
-<p><a href="{_href(stem + ".vtt")}">Transcript as WebVTT</a></p>
+<p><a href="{quote(stem + ".vtt")}">Transcript as WebVTT</a></p>
 </details>
 </article>"""
 

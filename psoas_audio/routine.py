@@ -406,15 +406,23 @@ def routine_from(
                     problem = Problem(path, 0, 0, f"{templated.from_set[loc]}: {problem.message}")
                 problems.append((loc, problem))
         raise RoutineError([problem for _, problem in problems]) from None
-    if cues:
-        misfits = _misfits(routine.steps)
-        problems += [(loc, document.problem(loc, message)) for loc, message in misfits]
+    if cues:  # reported with any other mistakes, all at once
+        problems += [
+            (loc, document.problem(loc, message)) for loc, message in _misfits(routine.steps)
+        ]
     if problems:
         raise RoutineError([problem for _, problem in problems])
     return RoutineFile(
         path, routine, document, templated.ranges, templated.said, templated.applied,
         dict(overrides), dict(profile_vars), choice,
     )  # fmt: skip
+
+
+def require_cues_fit(source: RoutineFile) -> None:
+    """RoutineError for cues that cannot fit their hold or rest at the values it has."""
+    found = _misfits(source.routine.steps)
+    if found:
+        raise RoutineError([source.document.problem(loc, message) for loc, message in found])
 
 
 def _misfits(steps: tuple[Step, ...], loc: Path_ = ("steps",)) -> list[tuple[Path_, str]]:

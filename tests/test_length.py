@@ -8,17 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from conftest import Writer
-from psoas_audio.cli import app
 from psoas_audio.durations import parse_length, parse_range, said_seconds, short_clock, tenths_clock
 from psoas_audio.errors import RoutineError
 from psoas_audio.fit import OutOfSpan, fit
 from psoas_audio.routine import Rest, Say, load_routine
 from psoas_audio.template import Choice
-
-runner = CliRunner()
+from test_cli import run
 
 RANGED = """\
 title: Ranged
@@ -34,11 +31,6 @@ steps:
       - say: Once more.
       - rest: "{rest}"
 """
-
-
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 def planned(routine: Path, *options: str) -> dict[str, Any]:

@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from conftest import TESTS, Writer
 from measure import ebur128
-from psoas_audio.cli import app
+from test_cli import run
 
-runner = CliRunner()
 MINI = TESTS / "golden" / "lunge-mini.yaml"  # vars: hold 5s, reps 2
 
 RANGED = """\
@@ -24,11 +22,6 @@ steps:
   - say: Rest here.
   - rest: "{rest}"
 """
-
-
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 def plan(routine: Path, *options: str | Path) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from test_faults import finish, start
 
 from conftest import TESTS
 from measure import id3_frames
 from psoas_audio.publish import ITUNES
+from test_faults import finish, start
 
 GOLDEN = TESTS / "golden"
 ROUTINES = [GOLDEN / "lunge-mini.yaml", GOLDEN / "nested-sections.yaml"]
