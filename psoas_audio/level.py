@@ -28,9 +28,9 @@ MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
 TOLERANCE_LU = 0.2  # close enough to the target not to encode again
 REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
 CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
-MAX_PASSES = 5  # measuring passes over the clips (two or three usually settle)
+MAX_PASSES = 12  # measuring passes over the clips (two or three usually settle)
 MAX_ENCODES = 3  # encodes of one track while its loudness settles
-LEVEL_VERSION = 8  # bump when the processing changes, so cached gains and clips are not reused
+LEVEL_VERSION = 9  # bump when the processing changes, so cached gains and clips are not reused
 
 
 class _Record(BaseModel):
@@ -48,6 +48,7 @@ class Gains(_Record):
     gain_db: float  # for every clip, speech and chime alike
     chime_gain_db: float  # more for chimes, so they never stand out above the voice
     pcm_target: float  # what the PCM was leveled to, allowing for the encoder's shift
+    pcm_lufs: float  # what the PCM measures with these gains: the target, unless out of reach
     ceiling_dbtp: float  # where the limiter holds true peaks in the PCM
     verified: bool = False  # measured: on target, or as close as a few encodes came
     measured: Measured | None = None  # the MP3, as ffmpeg's EBU R128 meter read it
@@ -164,8 +165,8 @@ class Leveler:
             self.cache.save_value(levels.key, settled)
             return Levels(settled, levels.key)
         pcm_target, ceiling = gains.pcm_target, gains.ceiling_dbtp
-        if not loud_enough:
-            shift = float(np.clip(measured.lufs - pcm_target, -MAX_SHIFT_LU, MAX_SHIFT_LU))
+        if not loud_enough:  # the encoder's shift: from what the PCM was, not what it aimed at
+            shift = float(np.clip(measured.lufs - gains.pcm_lufs, -MAX_SHIFT_LU, MAX_SHIFT_LU))
             self.cache.save_value(self._shift_key, EncoderShift(shift=shift))
             pcm_target = self.target - shift
         if not peaks_held:
@@ -230,9 +231,17 @@ class Leveler:
             gain, chime_gain = gain + step, chime_gain + lower
             if abs(step) < 0.05 and abs(lower) < 0.05:
                 break
+        # Where the limiter keeps the voice from the target, the passes above can end with the
+        # chimes still too loud: the last word goes to the chimes, which only ever come down.
+        measured, loudest = heard(gain, chime_gain)
+        lower = _chime_gain(loudest, chime_gain) - chime_gain
+        if lower < 0:
+            chime_gain += lower
+            measured, _ = heard(gain, chime_gain)
         return Gains(
-            gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target, ceiling_dbtp=ceiling
-        )
+            gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target,
+            pcm_lufs=measured if np.isfinite(measured) else pcm_target, ceiling_dbtp=ceiling,
+        )  # fmt: skip
 
 
 def _chime_gain(loudest: dict[Source, float], chime_gain: float) -> float:
