@@ -24,7 +24,9 @@ from .pcm import to_seconds
 from .profile import LOUDEST_LUFS, QUIETEST_LUFS, Profile, load_profile
 from .routine import RoutineFile
 from .speech import list_voices
-from .speech.engine import resolve_language, speaks
+from .speech.engine import AUTO, VoiceRequest, choose_engine, resolve_language, speaks
+from .speech.pace import DEFAULT_WPM, FASTEST_WPM, SLOWEST_WPM
+from .speech.speaker import Voice
 from .timeline import Timeline
 from .yamlsource import control_character
 
@@ -50,10 +52,27 @@ Sets = Annotated[
     list[str] | None,
     typer.Option("--set", metavar="NAME=VALUE", help="Override a routine var (repeatable)."),
 ]
-EngineOpt = Annotated[str | None, typer.Option("--engine", help="Speech engine, e.g. pyttsx3.")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        metavar="ENGINE",
+        help="auto (the natural piper voice where installed, else pyttsx3), piper or pyttsx3 "
+        "[default: auto].",
+        show_default=False,
+    ),
+]
 VoiceOpt = Annotated[str | None, typer.Option("--voice", help="Voice id or name (see 'voices').")]
 RateOpt = Annotated[
-    int | None, typer.Option("--rate", min=80, max=450, help="Speaking rate in words per minute.")
+    int | None,
+    typer.Option(
+        "--rate",
+        metavar="WPM",
+        min=SLOWEST_WPM,
+        max=FASTEST_WPM,
+        help=f"Words per minute of actual speech, for every engine [default: {DEFAULT_WPM}].",
+        show_default=False,
+    ),
 ]
 LoudnessOpt = Annotated[
     float | None,
@@ -99,6 +118,7 @@ class _Session:
     def __init__(self) -> None:
         self.written: list[Path] = []
         self.notices: list[str] = []
+        self.voices: set[str] = set()  # each voice is named once, however many tracks it speaks
         self.hidden: Path | None = None  # a staging folder: what is written there is not kept
 
     def interrupted(self) -> str:
@@ -203,6 +223,13 @@ class _Display:
         if len(self.session.notices) == 1:  # the first in full; the rest are counted
             (self.progress.console if self.progress else stderr).print(
                 f"note: {message}", markup=False, soft_wrap=True
+            )
+
+    def speaking(self, voice: str) -> None:
+        if voice not in self.session.voices:
+            self.session.voices.add(voice)
+            (self.progress.console if self.progress else stderr).print(
+                f"voice: {voice}", markup=False, soft_wrap=True
             )
 
     def written(self, path: Path) -> None:
@@ -604,8 +631,12 @@ def plan(
             planned = pipeline.plan_routine(source, options, display)
         timeline, chosen = planned.timeline, planned.source
         ignored = [name for name in options.profile_vars if name not in chosen.applied]
+        spoken = planned.voice
         if as_json:
             shown = timeline.as_json()
+            if spoken is not None:
+                shown |= {"engine": spoken.engine, "voice": spoken.id, "rate": spoken.rate}
+            shown["pace"] = round(timeline.pace(), 1)
             shown["ranges"] = [
                 {"name": r.name, "low": r.low, "high": r.high, "value": round(r.value, 6)}
                 for r in chosen.ranges
@@ -614,7 +645,7 @@ def plan(
                 shown["profile"] = {"applied": list(chosen.applied), "ignored": ignored}
             typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
         else:
-            typer.echo(plan_table(timeline))
+            typer.echo(plan_table(timeline, spoken))
             typer.echo(_choices(chosen, options, profile, ignored), nl=False)
 
 
@@ -647,7 +678,7 @@ def _exact_clock(seconds: float) -> str:
     return f"{int(minutes)}:{secs}" if minutes else f"{secs.rstrip('.')}s"
 
 
-def plan_table(timeline: Timeline) -> str:
+def plan_table(timeline: Timeline, voice: Voice | None = None) -> str:
     lines = [timeline.title, ""]
     pending = list(timeline.sections)  # sorted by start, outer first
     for event in timeline.events:
@@ -659,7 +690,10 @@ def plan_table(timeline: Timeline) -> str:
         else:
             text = event.text if event.role in ("say", "chime") else f"({event.role}) {event.text}"
         lines.append(f"{format_clock(to_seconds(event.start)):>7}  {event.kind:<7}  {text}")
-    lines += ["", f"total {format_clock(timeline.seconds)} ({timeline.seconds:.3f}s)"]
+    lines.append("")
+    if voice is not None:
+        lines.append(f"voice {voice}; its lines are spoken at {timeline.pace():.0f} wpm")
+    lines.append(f"total {format_clock(timeline.seconds)} ({timeline.seconds:.3f}s)")
     return "\n".join(lines)
 
 
@@ -694,13 +728,17 @@ def schema() -> None:
     epilog="Examples:  psoas-audio voices --engine pyttsx3\n\npsoas-audio voices --language de"
 )
 def voices(
-    engine: Annotated[str, typer.Option(help="Speech engine.")] = "pyttsx3",
+    engine: Annotated[
+        str, typer.Option(metavar="ENGINE", help="auto, piper or pyttsx3 [default: auto].")
+    ] = AUTO,
     language: Annotated[
         str | None, typer.Option(help="Only voices for this language code, e.g. de or en-gb.")
     ] = None,
 ) -> None:
-    """List the voices an engine offers on this machine."""
+    """List the voices an engine offers on this machine (auto: the engine a routine in this
+    language would get)."""
     with _reported():
+        engine = choose_engine(VoiceRequest(engine=engine, language=language)).engine
         found = list_voices(engine)
         if language is not None:
             resolve_language(language, found, engine)  # none speaks it: say so, and exit 1

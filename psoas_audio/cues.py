@@ -9,8 +9,54 @@ import itertools
 from dataclasses import dataclass
 from typing import Literal
 
-NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-HALFWAY = "Halfway."
+
+@dataclass(frozen=True)
+class CueWords:
+    """What the cues say: the halfway mark, and the numbers of a countdown from one up."""
+
+    halfway: str | None
+    numbers: tuple[str, ...]
+
+
+# The cue words in the languages eSpeak NG speaks best; a routine in another language (or one
+# that wants other words) sets its own with `cue_words:`. Keyed by the language's first part.
+CUE_WORDS = {
+    "en": CueWords("Halfway.", ("one", "two", "three", "four", "five", "six", "seven",
+                                "eight", "nine", "ten")),
+    "de": CueWords("Halbzeit.", ("eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben",
+                                 "acht", "neun", "zehn")),
+    "fr": CueWords("À mi-chemin.", ("un", "deux", "trois", "quatre", "cinq", "six", "sept",
+                                    "huit", "neuf", "dix")),
+    "es": CueWords("A la mitad.", ("uno", "dos", "tres", "cuatro", "cinco", "seis", "siete",
+                                   "ocho", "nueve", "diez")),
+    "it": CueWords("A metà.", ("uno", "due", "tre", "quattro", "cinque", "sei", "sette",
+                               "otto", "nove", "dieci")),
+    "nl": CueWords("Halverwege.", ("een", "twee", "drie", "vier", "vijf", "zes", "zeven",
+                                   "acht", "negen", "tien")),
+    "pt": CueWords("Na metade.", ("um", "dois", "três", "quatro", "cinco", "seis", "sete",
+                                  "oito", "nove", "dez")),
+    "sv": CueWords("Halvvägs.", ("ett", "två", "tre", "fyra", "fem", "sex", "sju", "åtta",
+                                 "nio", "tio")),
+    "da": CueWords("Halvvejs.", ("en", "to", "tre", "fire", "fem", "seks", "syv", "otte",
+                                 "ni", "ti")),
+    "nb": CueWords("Halvveis.", ("en", "to", "tre", "fire", "fem", "seks", "sju", "åtte",
+                                 "ni", "ti")),
+    "pl": CueWords("Połowa.", ("jeden", "dwa", "trzy", "cztery", "pięć", "sześć", "siedem",
+                                "osiem", "dziewięć", "dziesięć")),
+    "fi": CueWords("Puolivälissä.", ("yksi", "kaksi", "kolme", "neljä", "viisi", "kuusi",
+                                     "seitsemän", "kahdeksan", "yhdeksän", "kymmenen")),
+}  # fmt: skip
+CUE_WORDS["no"] = CUE_WORDS["nb"]
+ENGLISH = CUE_WORDS["en"]
+
+
+def built_in_cue_words(language: str | None) -> CueWords | None:
+    """The cue words for a language code such as en-gb or de (None: English), if we have them."""
+    if language is None:
+        return ENGLISH
+    return CUE_WORDS.get(language.casefold().split("-")[0])
+
+
 REMINDERS_STOP = 10.0  # seconds before a hold or rest ends: the last stretch stays quiet
 MAX_REMINDERS = 5_000  # in one hold or rest: every 1.5 s for 2 h; beyond it is a mistake
 CueRole = Literal["countdown", "halfway", "remind"]
@@ -31,13 +77,17 @@ def inner_cues(
     halfway: bool = False,
     every: float | None = None,
     reminders: tuple[str, ...] = (),
+    words: CueWords = ENGLISH,
 ) -> list[InnerCue]:
-    """Where each cue starts in a silence of `seconds`, sorted; see cue_problems() for misfits."""
+    """Where each cue starts in a silence of `seconds`, sorted; see cue_problems() for misfits.
+
+    The routine's checks make sure `words` has a word for every number counted and for halfway.
+    """
     timed: list[tuple[float, str, CueRole]] = []
     if countdown:
-        timed += [(seconds - k, NUMBER_WORDS[k - 1], "countdown") for k in range(countdown, 0, -1)]
-    if halfway:
-        timed.append((seconds / 2, HALFWAY, "halfway"))
+        timed += [(seconds - k, words.numbers[k - 1], "countdown") for k in range(countdown, 0, -1)]
+    if halfway and words.halfway:
+        timed.append((seconds / 2, words.halfway, "halfway"))
     if every and reminders:
         stop = seconds - REMINDERS_STOP
         # Strictly before the quiet end, counted in whole milliseconds: 13.3 - 10 is not 3.3.

@@ -8,7 +8,7 @@ import datetime
 import hashlib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from pathlib import Path
 from typing import Protocol
@@ -26,8 +26,9 @@ from .pcm import Samples, quantize, to_seconds
 from .render import render
 from .routine import RoutineFile, load_routine, require_cues_fit, spoken_problem
 from .speech import Speaker, VoiceRequest
-from .speech.engine import UnknownVoice, engine_path
-from .speech.speaker import DEFAULT_TIMEOUT, Clips
+from .speech.engine import AUTO, UnknownVoice, check_engine, choose_engine
+from .speech.process import EngineStartError
+from .speech.speaker import DEFAULT_TIMEOUT, Clips, Voice
 from .tags import Tags, write_tags
 from .template import Choice, words_agree
 from .timeline import (
@@ -82,6 +83,8 @@ class Reporter(Protocol):
 
     def notice(self, message: str) -> None: ...
 
+    def speaking(self, voice: str) -> None: ...
+
     def written(self, path: Path) -> None: ...
 
 
@@ -95,6 +98,9 @@ class _Silent:
     def notice(self, message: str) -> None:
         pass
 
+    def speaking(self, voice: str) -> None:
+        pass
+
     def written(self, path: Path) -> None:
         pass
 
@@ -106,6 +112,7 @@ class Planned:
     speech: Clips
     chimes: Mapping[str, Samples]  # by style
     chime_digests: Mapping[str, str]  # by style: the hash of its samples
+    voice: Voice | None = None  # who speaks: known once the plan is made
 
     def leveler(self, loudness: float, sound: str = "") -> Leveler:
         """Levels this plan's clips for a track at `loudness` LUFS."""
@@ -139,7 +146,7 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
     Only what needs no speech: plan_routine() then checks the voice and how the cues fit.
     """
     if options.engine is not None:
-        engine_path(options.engine)  # an unknown --engine is reported before any file is read
+        check_engine(options.engine)  # an unknown --engine is reported before any file is read
     source = load_routine(path, options.overrides, options.profile_vars, cues=False)
     if _target(source, options) is None or not source.ranges:  # else: at the values chosen
         require_cues_fit(source)
@@ -170,14 +177,21 @@ def least_seconds(size: Size) -> float:
 
 
 def voice_request(source: RoutineFile, options: Options) -> VoiceRequest:
+    """Who speaks, with `auto` made concrete: the same engine for the plan and the build."""
     routine = source.routine
-    return VoiceRequest(
-        engine=options.engine or routine.voice.engine,
-        name=options.voice if options.voice is not None else routine.voice.name,
-        rate=options.rate or routine.voice.rate,
-        language=routine.language,
-        pronounce=tuple(routine.pronounce.items()),
+    return choose_engine(
+        VoiceRequest(
+            engine=options.engine or routine.voice.engine,
+            name=options.voice if options.voice is not None else routine.voice.name,
+            rate=options.rate or routine.voice.rate,
+            language=routine.language,
+            pronounce=tuple(routine.pronounce.items()),
+        )
     )
+
+
+def _chosen_automatically(source: RoutineFile, options: Options) -> bool:
+    return (options.engine or source.routine.voice.engine) == AUTO
 
 
 def plan_routine(
@@ -190,12 +204,17 @@ def plan_routine(
     """
     reporter = reporter or _Silent()
     cache = Cache(options.cache_dir, reporter.notice)
-    with Speaker(voice_request(source, options), cache, options.timeout) as speaker:
-        target = _target(source, options)
-        if target is None:
-            planned = _lay_out(source, speaker, options, reporter)
-        else:
-            planned = _fitted(source, *target, speaker, options, reporter)
+    request = voice_request(source, options)
+    try:
+        planned = _planned_with(request, source, cache, options, reporter)
+    except EngineStartError as exc:
+        if request.engine == "pyttsx3" or not _chosen_automatically(source, options):
+            raise
+        reporter.notice(
+            f"the {request.engine} voice could not start ({exc}); pyttsx3 speaks instead"
+        )
+        fallback = replace(request, engine="pyttsx3")
+        planned = _planned_with(fallback, source, cache, options, reporter)
     seconds = planned.timeline.seconds
     if seconds > MAX_TRACK_SECONDS:
         message = (
@@ -204,6 +223,22 @@ def plan_routine(
         )
         raise RoutineError([source.document.problem(("steps",), message)])
     return planned
+
+
+def _planned_with(
+    request: VoiceRequest,
+    source: RoutineFile,
+    cache: Cache,
+    options: Options,
+    reporter: Reporter,
+) -> Planned:
+    with Speaker(request, cache, options.timeout) as speaker:
+        target = _target(source, options)
+        if target is None:
+            planned = _lay_out(source, speaker, options, reporter)
+        else:
+            planned = _fitted(source, *target, speaker, options, reporter)
+        return replace(planned, voice=speaker.voice())
 
 
 def _lay_out(
@@ -401,6 +436,8 @@ def build(
         least = least_seconds(measure(source.routine.steps))  # before any speech: is there room?
         files.ensure_space(target.parent, encoded_size(least, options.bitrate))
         planned = plan_routine(source, options, reporter)
+        if planned.voice is not None:
+            reporter.speaking(str(planned.voice))
         timeline = planned.timeline
         files.ensure_space(target.parent, encoded_size(timeline.seconds, options.bitrate))
         leveler = leveler_for(planned, options)
@@ -432,7 +469,10 @@ def build(
         shortfall = missed(levels.gains, options.loudness)
         if shortfall:
             reporter.notice(shortfall)
-        tags = track_tags(source, timeline, place)
+        tags = replace(
+            track_tags(source, timeline, place),
+            voice=str(planned.voice) if planned.voice else None,
+        )
         write_tags(mp3, tags, name=output)
         for (_, kind), file in zip(wanted[1:], staged[1:], strict=True):
             text = webvtt(timeline) if kind is files.VTT else lrc(timeline, source.routine.author)

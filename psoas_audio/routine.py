@@ -22,10 +22,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .cues import cue_problems
+from .cues import CueWords, built_in_cue_words, cue_problems
 from .durations import parse_duration, parse_length
 from .errors import EngineError, Problem, RoutineError, closest, did_you_mean
-from .speech.engine import BUILT_IN
+from .speech.engine import AUTO, BUILT_IN
+from .speech.pace import DEFAULT_WPM, FASTEST_WPM, SLOWEST_WPM
 from .template import ACTIONS, PRIMARY_ACTIONS, Choice, RangeUse, template
 from .yamlsource import Path_, SourceDocument, load_document
 
@@ -187,26 +188,33 @@ class Model(BaseModel):
 
 
 def _engine(name: object) -> object:
-    from .speech.engine import engine_path
+    from .speech.engine import check_engine
 
     if isinstance(name, str):
         try:
-            engine_path(name)
+            check_engine(name)
         except EngineError as exc:
             raise PydanticCustomError("engine", str(exc)) from None
     return name
 
 
 EngineName = Annotated[str, BeforeValidator(_engine), WithJsonSchema({"enum": list(BUILT_IN)})]
-Rate = Annotated[int, Field(ge=80, le=450)]
+Rate = Annotated[
+    int,
+    Field(ge=SLOWEST_WPM, le=FASTEST_WPM),
+    WithJsonSchema(
+        {"type": "integer", "minimum": SLOWEST_WPM, "maximum": FASTEST_WPM,
+         "description": "Words per minute of actual speech, the same for every engine."}
+    ),
+]  # fmt: skip
 
 
 class Voice(Model):
     """Who speaks and how fast; every part can be overridden from the command line."""
 
-    engine: EngineName = "pyttsx3"
+    engine: EngineName = AUTO
     name: str | None = None
-    rate: Rate = 150
+    rate: Rate = DEFAULT_WPM
 
 
 class Say(Model):
@@ -247,6 +255,16 @@ class Rest(_Timed):
 
 class Chime(Model):
     chime: ChimeStyle
+
+
+class CueWordsSetting(Model):
+    """What the countdown and halfway cues say, over the built-in words for the language."""
+
+    halfway: Annotated[Spoken | None, Field(description="Said at a hold's midpoint.")] = None
+    countdown: Annotated[
+        tuple[Spoken, ...] | None,
+        Field(min_length=1, max_length=10, description="The numbers from one up: [one, two]."),
+    ] = None
 
 
 class Section(Model):
@@ -325,6 +343,10 @@ class Routine(Model):
     pronounce: Annotated[
         dict[Text, Spoken], Field(description="Words respelled for every engine: {psoas: so-az}.")
     ] = {}
+    cue_words: Annotated[
+        CueWordsSetting | None,
+        Field(description="The countdown's and halfway cue's words (default: the language's)."),
+    ] = None
     length: Length | None = None
     steps: Steps
 
@@ -410,6 +432,11 @@ def routine_from(
         problems += [
             (loc, document.problem(loc, message)) for loc, message in _misfits(routine.steps)
         ]
+    words = cue_words(routine)
+    problems += [
+        (loc, document.problem(loc, message))
+        for loc, message in _unsaid(routine.steps, words, routine.language)
+    ]
     if problems:
         raise RoutineError([problem for _, problem in problems])
     return RoutineFile(
@@ -437,6 +464,37 @@ def _misfits(steps: tuple[Step, ...], loc: Path_ = ("steps",)) -> list[tuple[Pat
                 found.append(((*here, key), message))
         elif isinstance(step, Section | Sides | Repeat):
             found += _misfits(step.steps, (*here, "steps"))
+    return found
+
+
+def cue_words(routine: Routine) -> CueWords:
+    """What this routine's cues say: its own cue_words over its language's built-in ones."""
+    base = built_in_cue_words(routine.language) or CueWords(None, ())
+    own = routine.cue_words
+    if own is None:
+        return base
+    return CueWords(
+        own.halfway if own.halfway is not None else base.halfway,
+        own.countdown if own.countdown is not None else base.numbers,
+    )
+
+
+def _unsaid(
+    steps: tuple[Step, ...], words: CueWords, language: str | None, loc: Path_ = ("steps",)
+) -> list[tuple[Path_, str]]:
+    """Countdowns and halfway marks with no words to say them in the routine's language."""
+    found: list[tuple[Path_, str]] = []
+    how = f"; the language '{language}' has no built-in cue words, so give them with cue_words:"
+    for index, step in enumerate(steps):
+        here = (*loc, index)
+        if isinstance(step, Hold | Rest):
+            if step.countdown and len(words.numbers) < step.countdown:
+                message = f"a countdown from {step.countdown} needs {step.countdown} number words"
+                found.append(((*here, "countdown"), f"{message}{how} {{countdown: [...]}}"))
+            if step.halfway and not words.halfway:
+                found.append(((*here, "halfway"), f"nothing to say halfway{how} {{halfway: ...}}"))
+        elif isinstance(step, Section | Sides | Repeat):
+            found += _unsaid(step.steps, words, language, (*here, "steps"))
     return found
 
 
@@ -478,6 +536,8 @@ def _fields_at(data: object, parent: Path_) -> list[str]:
         return list(Routine.model_fields)
     if parent == ("voice",):
         return list(Voice.model_fields)
+    if parent == ("cue_words",):
+        return list(CueWordsSetting.model_fields)
     if parent and parent[-1] == "remind":
         return list(Remind.model_fields)
     action = action_of(_node(data, parent))

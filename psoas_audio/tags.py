@@ -21,6 +21,7 @@ from mutagen.id3 import (
     TIT2,
     TPE1,
     TRCK,
+    TXXX,
     CTOCFlags,
     ID3NoHeaderError,
     PictureType,
@@ -45,6 +46,10 @@ class Tags:
     year: int | None = None
     track: tuple[int, int] | None = None  # (n, of N) in a batch
     cover: bytes | None = None  # a JPEG
+    voice: str | None = None  # who spoke: "piper, Joe (en_US, medium) (joe), 140 wpm"
+
+
+VOICE_FRAME = "psoas-audio voice"  # the TXXX frame's description
 
 
 def write_tags(path: Path, tags: Tags, name: Path | None = None) -> None:
@@ -65,6 +70,8 @@ def write_tags(path: Path, tags: Tags, name: Path | None = None) -> None:
             id3.add(TDRC(encoding=UTF8, text=[str(tags.year)]))  # saved as TYER in v2.3
         if tags.track:
             id3.add(TRCK(encoding=UTF8, text=[f"{tags.track[0]}/{tags.track[1]}"]))
+        if tags.voice:
+            id3.add(TXXX(encoding=UTF8, desc=VOICE_FRAME, text=[tags.voice]))
         if tags.comment:
             id3.add(COMM(encoding=UTF8, lang="eng", desc="", text=[tags.comment]))
         if tags.cover:

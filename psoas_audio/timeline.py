@@ -7,10 +7,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .chime import DEFAULT_STYLE
-from .cues import CUE_GAIN_DB, InnerCue, inner_cues
+from .cues import CUE_GAIN_DB, CueWords, InnerCue, inner_cues
 from .errors import PlanError, shorten
 from .pcm import to_samples, to_seconds
-from .routine import Chime, Hold, Pause, Repeat, Rest, Routine, Say, Section, Sides, Step
+from .routine import (
+    Chime,
+    Hold,
+    Pause,
+    Repeat,
+    Rest,
+    Routine,
+    Say,
+    Section,
+    Sides,
+    Step,
+    cue_words,
+)
+from .speech.pace import pace
 from .template import fill
 
 Kind = Literal["speech", "silence", "chime"]
@@ -26,8 +39,8 @@ class PlanSettings:
     """Spacing the planner adds; none of it touches the length of a pause, hold or rest."""
 
     lead_in: float = 1.0  # some players clip the first moment of a file
-    gap: float = 0.6  # a breath between two consecutive spoken lines
-    before_chime: float = 1.0  # after a last spoken line, before the chime
+    gap: float = 1.2  # a breath between two spoken lines: longer than a pause inside a line
+    before_chime: float = 2.0  # after a last spoken line, before the chime: let it settle
     tail: float = 1.0  # after a last spoken line when there is no chime
 
 
@@ -73,7 +86,7 @@ Cue = Speak | Quiet | Ring | Mark
 
 def expand(routine: Routine) -> tuple[Cue, ...]:
     """Unroll sides and repeats, fill in {side}, {rep} and {reps}, and add the final chime."""
-    cues = list(_expand(routine.steps, ("steps",), {}))
+    cues = list(_expand(routine.steps, ("steps",), {}, cue_words(routine)))
     if routine.chime:
         cues.append(Ring(DEFAULT_STYLE if routine.chime is True else str(routine.chime), None))
     return tuple(cues)
@@ -94,7 +107,9 @@ def chime_styles(cues: tuple[Cue, ...]) -> list[str]:
     return list(dict.fromkeys(cue.style for cue in cues if isinstance(cue, Ring)))
 
 
-def _expand(steps: tuple[Step, ...], loc: Loc, scope: Mapping[str, object]) -> Iterator[Cue]:
+def _expand(
+    steps: tuple[Step, ...], loc: Loc, scope: Mapping[str, object], words: CueWords
+) -> Iterator[Cue]:
     for index, step in enumerate(steps):
         here = (*loc, index)
         match step:
@@ -107,22 +122,23 @@ def _expand(steps: tuple[Step, ...], loc: Loc, scope: Mapping[str, object]) -> I
                     yield Speak(fill(step.say, scope), here)
                 reminders = tuple(fill(t, scope) for t in step.remind.say) if step.remind else ()
                 every = step.remind.every if step.remind else None
-                inner = inner_cues(seconds, step.countdown, step.halfway, every, reminders)
+                inner = inner_cues(seconds, step.countdown, step.halfway, every, reminders, words)
                 role: Role = "hold" if isinstance(step, Hold) else "rest"
                 yield Quiet(seconds, role, here, tuple(inner))
             case Chime(chime=style):
                 yield Ring(style, here)
             case Section(section=title, steps=inner_steps):
                 yield Mark(fill(title, scope), opening=True)
-                yield from _expand(inner_steps, (*here, "steps"), scope)
+                yield from _expand(inner_steps, (*here, "steps"), scope, words)
                 yield Mark(fill(title, scope), opening=False)
             case Sides(sides=sides, steps=inner_steps):
                 for side in sides:
-                    yield from _expand(inner_steps, (*here, "steps"), {**scope, "side": side})
+                    side_scope = {**scope, "side": side}
+                    yield from _expand(inner_steps, (*here, "steps"), side_scope, words)
             case Repeat(repeat=count, steps=inner_steps):
                 for rep in range(1, count + 1):
                     inner_scope = {**scope, "rep": rep, "reps": count}
-                    yield from _expand(inner_steps, (*here, "steps"), inner_scope)
+                    yield from _expand(inner_steps, (*here, "steps"), inner_scope, words)
 
 
 @dataclass(frozen=True)
@@ -206,6 +222,13 @@ class Timeline:
     @property
     def seconds(self) -> float:
         return to_seconds(self.length)
+
+    def pace(self) -> float:
+        """Words per minute of the routine's own lines as spoken (cues inside holds aside),
+        every occurrence counted, over their spoken seconds."""
+        said = [e for e in self.events if e.kind == "speech" and e.role == "say"]
+        words = sum(len(e.text.split()) for e in said)
+        return pace(words, to_seconds(sum(e.length for e in said)))
 
     def as_json(self) -> dict[str, Any]:
         """The plan as `psoas-audio plan --json` prints it: seconds to the millisecond."""

@@ -101,6 +101,9 @@ class _Reporter:
     def notice(self, message: str) -> None:
         self._send("notice", message)
 
+    def speaking(self, voice: str) -> None:
+        self._send("speaking", voice)
+
     def written(self, path: Any) -> None:
         self._send("written", path)
 

@@ -18,10 +18,17 @@ ENGINE_RATE = 22_050  # like eSpeak, so every clip is resampled
 class FakeEngine:
     """Speaks a 220 Hz tone as long as the text, padded with silence like eSpeak NG."""
 
+    @staticmethod
+    def setting(wpm: float) -> float:
+        return wpm
+
     def voices(self) -> list[VoiceInfo]:
         return [VoiceInfo("fake/calm", "Calm", ("en",)), VoiceInfo("fake/brisk", "Brisk", ("en",))]
 
-    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+    def default_voice(self) -> str | None:
+        return "fake/calm"
+
+    def synthesize(self, text: str, voice_id: str | None, rate: float, path: Path) -> None:
         log = os.environ.get("FAKE_ENGINE_LOG")
         if log:
             with open(log, "a", encoding="utf-8") as handle:
@@ -39,12 +46,12 @@ class FakeEngine:
 
 
 class HangingEngine(FakeEngine):
-    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+    def synthesize(self, text: str, voice_id: str | None, rate: float, path: Path) -> None:
         time.sleep(600)
 
 
 class CrashingEngine(FakeEngine):
-    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+    def synthesize(self, text: str, voice_id: str | None, rate: float, path: Path) -> None:
         os._exit(3)
 
 

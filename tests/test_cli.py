@@ -62,7 +62,7 @@ def test_build_writes_an_mp3_and_prints_its_path_and_length(tmp_path: Path) -> N
     target = tmp_path / "out" / "mini.mp3"
     code, out, err = run("build", GOOD, "--engine", "fake", "-o", target)
     assert code == 0, err
-    assert out.strip() == f"{target}  00:49"
+    assert out.strip() == f"{target}  00:50"
     assert target.stat().st_size > 10_000
     assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
     assert sorted(p.name for p in target.parent.iterdir()) == ["mini.mp3", "mini.vtt"]  # no temp
@@ -170,7 +170,9 @@ def test_plan_json_has_the_documented_shape() -> None:
     code, out, _ = run("plan", GOOD, "--engine", "fake", "--json")
     assert code == 0
     plan = json.loads(out)
-    assert set(plan) == {"title", "duration", "events", "sections", "ranges"}
+    assert set(plan) == {
+        "title", "duration", "events", "sections", "ranges", "engine", "voice", "rate", "pace"
+    }  # fmt: skip
     assert plan["title"] == "Lunge mini"
     for event in plan["events"]:
         assert {"start", "end", "kind", "text", "step"} <= set(event)
@@ -190,7 +192,10 @@ def test_plan_table_shows_start_kind_text_and_the_total() -> None:
     assert lines[0] == "Lunge mini"
     assert "  00:01  speech   Ease off if anything hurts." in lines
     assert "         == left side ==" in lines
-    assert lines[-1] == "total 00:49 (49.256s)"
+    assert lines[-2:] == [
+        "voice fake: Calm, 140 wpm; its lines are spoken at 302 wpm",
+        "total 00:50 (50.346s)",
+    ]
 
 
 def test_voices_lists_the_engine_voices_and_rejects_unknown_engines() -> None:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import Writer
 from psoas_audio import Options, RoutineError, check, plan_routine
 from psoas_audio.cues import cue_problems, inner_cues
 from psoas_audio.pcm import to_samples
+from psoas_audio.routine import load_routine
+from psoas_audio.timeline import Quiet, expand
 
 
 def test_a_countdown_speaks_on_the_last_seconds() -> None:
@@ -93,7 +97,7 @@ def test_a_reminder_too_long_for_its_slot_is_an_error_at_its_line(write: Writer)
     options = Options(engine="fake")
     with pytest.raises(
         RoutineError,
-        match=r"r\.yaml:5:7: the remind cue 'Let the whole back of the body grow\S*' takes 12\.95s",
+        match=r"r\.yaml:5:7: the remind cue 'Let the whole back of the body grow\S*' takes 14\.65s",
     ):
         plan_routine(check(path, options), options)
 
@@ -118,3 +122,37 @@ def test_every_cue_that_cannot_fit_is_reported_at_once(write: Writer) -> None:
     with pytest.raises(RoutineError) as caught:
         plan_routine(check(path, options), options)
     assert [(p.line, p.column) for p in caught.value.problems] == [(6, 17), (9, 13)]
+
+
+def _cue_texts(path: Path) -> list[str]:
+    return [inner.text for c in expand(load_routine(path).routine) if isinstance(c, Quiet)
+            for inner in c.inner]  # fmt: skip
+
+
+CUED = "steps:\n  - hold: 12s\n    say: Hold.\n    countdown: 3\n    halfway: true\n"
+
+
+def test_cue_words_follow_the_routines_language(write: Writer) -> None:
+    assert _cue_texts(write("en.yaml", f"title: T\n{CUED}")) == [
+        "Halfway.", "three", "two", "one"
+    ]  # fmt: skip
+    assert _cue_texts(write("de.yaml", f"title: T\nlanguage: de-de\n{CUED}")) == [
+        "Halbzeit.", "drei", "zwei", "eins"
+    ]  # fmt: skip
+
+
+def test_a_routine_can_set_its_own_cue_words(write: Writer) -> None:
+    words = "cue_words: {halfway: Half done., countdown: [uno, dos, tres]}\n"
+    assert _cue_texts(write("own.yaml", f"title: T\nlanguage: sw\n{words}{CUED}")) == [
+        "Half done.", "tres", "dos", "uno"
+    ]  # fmt: skip
+
+
+def test_a_language_without_cue_words_says_where_they_are_needed(write: Writer) -> None:
+    path = write("sw.yaml", f"title: T\nlanguage: sw\ncue_words: {{halfway: Nusu.}}\n{CUED}")
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert str(caught.value) == (
+        f"{path}:7:16: a countdown from 3 needs 3 number words; the language 'sw' has no "
+        "built-in cue words, so give them with cue_words: {countdown: [...]}"
+    )

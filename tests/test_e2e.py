@@ -51,8 +51,14 @@ steps:
 """
 
 
-def cli(*args: str | Path, cache: Path) -> str:
-    """Run the installed command line, as a user would."""
+ENGINE_COMMANDS = ("build", "plan", "check", "voices", "publish")
+
+
+def cli(*args: str | Path, cache: Path, engine: str | None = "pyttsx3") -> str:
+    """Run the installed command line, as a user would; eSpeak NG speaks unless `engine` says
+    otherwise (None: the routine's or the default engine)."""
+    if engine and args[0] in ENGINE_COMMANDS and "--engine" not in args:
+        args = (*args, "--engine", engine)
     env = {**os.environ, "PSOAS_AUDIO_CACHE": str(cache)}
     result = subprocess.run(
         [sys.executable, "-m", "psoas_audio", *map(str, args)],
@@ -63,13 +69,13 @@ def cli(*args: str | Path, cache: Path) -> str:
 
 
 def build_and_plan(
-    routine: Path, folder: Path, cache: Path, *options: str
+    routine: Path, folder: Path, cache: Path, *options: str, engine: str | None = "pyttsx3"
 ) -> tuple[Path, dict[str, Any], Audio]:
     target = folder / f"{routine.stem}.mp3"
-    cli("build", routine, "-o", target, *options, cache=cache)
+    cli("build", routine, "-o", target, *options, cache=cache, engine=engine)
     before = stored_audio(cache)
     assert before, "the build stored no audio in the cache"
-    plan = json.loads(cli("plan", routine, "--json", *options, cache=cache))
+    plan = json.loads(cli("plan", routine, "--json", *options, cache=cache, engine=engine))
     after = stored_audio(cache)
     assert after == before, f"plan spoke {len(after - before)} lines again"  # same clips as build
     return target, plan, decode(target)
@@ -212,7 +218,9 @@ def test_the_mp3_is_phone_friendly_and_tagged(short_build: Any) -> None:
     assert float(chapters[1]["end_time"]) == pytest.approx(plan["duration"], abs=0.001)
     [comment] = id3_frames(mp3, "COMM")  # what phones and desktop players show, not a TXXX frame
     assert (comment.lang, comment.text) == ("eng", ["A few seconds of everything."])
-    assert not id3_frames(mp3, "TXXX")
+    [voice] = id3_frames(mp3, "TXXX")  # the one TXXX frame: who spoke, never the description
+    assert voice.desc == "psoas-audio voice" and len(voice.text) == 1
+    assert voice.text[0].startswith("pyttsx3: ") and voice.text[0].endswith(", 140 wpm")
 
 
 @pytest.mark.parametrize("routine", SHIPPED, ids=[p.stem for p in SHIPPED])
@@ -368,7 +376,8 @@ def test_length_fits_a_routine_with_ranges_in_vars_across_its_span(
         _, plan, audio = build_and_plan(routine, tmp_path, shared_cache, *options)
         assert abs(len(audio) / RATE - target) <= 0.05
         fitted = pipeline.plan_routine(
-            check(routine), pipeline.Options(length=target, cache_dir=shared_cache)
+            check(routine),
+            pipeline.Options(length=target, cache_dir=shared_cache, engine="pyttsx3"),
         ).source
         assert_track_follows_plan(routine, plan, audio, fitted)
 
@@ -386,7 +395,8 @@ def test_an_impossible_length_names_the_possible_ones(tmp_path: Path, shared_cac
     mp3 = tmp_path / "fitted.mp3"
     env = {**os.environ, "PSOAS_AUDIO_CACHE": str(shared_cache)}
     result = subprocess.run(
-        [sys.executable, "-m", "psoas_audio", "build", FLAGSHIP, "--length", "2m", "-o", mp3],
+        [sys.executable, "-m", "psoas_audio", "build", FLAGSHIP, "--length", "2m", "-o", mp3,
+         "--engine", "pyttsx3"],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert result.returncode == 1

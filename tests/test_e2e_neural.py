@@ -35,7 +35,7 @@ def test_the_neural_voice_sounds_as_planned_at_the_same_loudness(
 ) -> None:
     routine = tmp_path / "neural.yaml"
     routine.write_text(SHORT.replace("title: Short e2e", "title: Neural\nvoice: {engine: piper}"))
-    mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache)
+    mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache, engine=None)
     assert_track_follows_plan(routine, plan, audio)
     assert_loudness(mp3, plan, audio, -16.0)
 

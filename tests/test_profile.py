@@ -53,7 +53,7 @@ def test_flags_win_over_the_profile_and_the_profile_over_the_routine(write: Writ
     assert holds(plan(MINI, "--profile", me, "--set", "hold=9s")) == [9.0] * 4
     plain, fast = plan(MINI)["duration"], plan(MINI, "--profile", me, "--set", "hold=5s")
     assert fast["duration"] < plain  # the fake engine speaks faster at a higher rate
-    flagged = plan(MINI, "--profile", me, "--set", "hold=5s", "--rate", "150")
+    flagged = plan(MINI, "--profile", me, "--set", "hold=5s", "--rate", "140")
     assert flagged["duration"] == plain
 
 

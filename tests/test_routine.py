@@ -68,9 +68,9 @@ def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_defaults_fill_in_what_the_routine_leaves_out(write: Writer) -> None:
     routine = load_routine(write("r.yaml", "title: T\nsteps: [{say: Hi}]\n")).routine
-    assert routine.voice.engine == "pyttsx3"
+    assert routine.voice.engine == "auto"
     assert routine.voice.name is None
-    assert routine.voice.rate == 150
+    assert routine.voice.rate == 140
     assert routine.chime is True
     assert routine.steps == (Say(say="Hi"),)
 

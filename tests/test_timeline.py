@@ -50,7 +50,7 @@ def test_a_breath_falls_between_two_spoken_lines_and_nowhere_else() -> None:
         if middle.role == "gap":
             gaps += 1
             assert before.kind == "speech" and after.kind in ("speech", "chime")
-            assert middle.length == to_samples(1.0 if after.kind == "chime" else 0.6)
+            assert middle.length == to_samples(2.0 if after.kind == "chime" else 1.2)
         assert not (before.kind == "speech" and middle.kind == "speech")
     assert gaps == 2  # after the safety note, and before the chime
 

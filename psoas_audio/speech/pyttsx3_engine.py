@@ -10,8 +10,21 @@ from typing import Any
 
 from ..errors import EngineError
 from .engine import VoiceInfo
+from .pace import setting_for
 
 FINISH_TIMEOUT = 30.0
+_WORD_GAP = 7  # espeakWORDGAP: a pause between words, in 10 ms units (pyttsx3 has no name for it)
+ESPEAK_SLOWEST_RATE = 80  # eSpeak NG speaks no slower than this; slower is done with word gaps
+# eSpeak NG's articulation: (setting, words per minute) of every clause of the shipped routines,
+# trimmed as a build trims it (scripts/calibrate.py pyttsx3; eSpeak NG 1.51, 2026-12-02). A
+# setting of 80 and up is eSpeak's own rate, which counts pauses of its own: rate 150 speaks
+# 203 wpm within a clause. Below 80 the rate stays 80 and each 4 under adds 10 ms between words.
+CALIBRATION = (
+    (40, 73.9), (48, 78.7), (56, 84.3), (64, 90.7), (72, 97.9), (80, 115.9), (90, 123.4),
+    (100, 136.9), (110, 150.0), (120, 163.4), (130, 177.4), (140, 190.9), (150, 203.3),
+    (160, 217.0), (180, 243.8), (200, 269.9), (230, 309.5), (260, 347.5), (300, 403.1),
+    (340, 458.9),
+)  # fmt: skip
 _INSTALL_HINT = "on Debian/Ubuntu install eSpeak NG with 'sudo apt-get install espeak-ng'"
 
 
@@ -43,10 +56,36 @@ class Pyttsx3Engine:
             for voice in self._engine.getProperty("voices")
         ]
 
-    def synthesize(self, text: str, voice_id: str | None, rate: int, path: Path) -> None:
+    def default_voice(self) -> str | None:
+        found = self._engine.getProperty("voice")
+        return None if found is None else str(found)
+
+    @staticmethod
+    def setting(wpm: float) -> float:
+        """The driver's rate for an articulation of `wpm`: calibrated for eSpeak NG, which this
+        project measures; SAPI5 and NSSpeech are given words per minute as they are."""
+        if sys.platform in ("win32", "darwin"):
+            return float(round(wpm))
+        setting = setting_for(wpm, CALIBRATION)
+        if setting >= ESPEAK_SLOWEST_RATE:
+            return float(round(setting))
+        return ESPEAK_SLOWEST_RATE - 4.0 * round((ESPEAK_SLOWEST_RATE - setting) / 4)
+
+    def synthesize(self, text: str, voice_id: str | None, rate: float, path: Path) -> None:
+        self.synthesize_setting(text, voice_id, self.setting(rate), path)
+
+    def synthesize_setting(
+        self, text: str, voice_id: str | None, setting: float, path: Path
+    ) -> None:
+        """Speak at the driver's own rate setting (below 80 on eSpeak: with word gaps)."""
         if voice_id is not None:
             self._engine.setProperty("voice", voice_id)
+        rate, gap = espeak_parameters(setting)
         self._engine.setProperty("rate", rate)
+        if hasattr(self._engine.proxy._driver, "_data_buffer"):  # eSpeak, patched below
+            from pyttsx3.drivers import _espeak
+
+            _espeak.SetParameter(_WORD_GAP, gap, 0)
         self._finished.clear()
         # One phrase per runAndWait(): queue two saves and only the last file is written.
         self._engine.save_to_file(text, str(path))
@@ -55,6 +94,13 @@ class Pyttsx3Engine:
             raise EngineError(f"pyttsx3 did not finish speaking {text!r}")
         if not path.exists() or path.stat().st_size <= 44:
             raise EngineError(f"pyttsx3 wrote no audio for {text!r}")
+
+
+def espeak_parameters(setting: float) -> tuple[int, int]:
+    """(rate, word gap in 10 ms units) for a calibration setting; see CALIBRATION."""
+    if setting >= ESPEAK_SLOWEST_RATE:
+        return round(setting), 0
+    return ESPEAK_SLOWEST_RATE, round((ESPEAK_SLOWEST_RATE - setting) / 4)
 
 
 def _start_espeak_synchronously() -> None:

@@ -1,35 +1,86 @@
-"""Turns the phrases of a routine into clips: from the cache, or from the engine on a miss."""
+"""Turns the lines of a routine into clips: from the cache, or spoken clause by clause on a miss.
+
+A line is spoken as its clauses with pauses between them (pace.py); each clause is a phrase of
+its own in the cache, and the joined line is cached too. Missing clauses are spoken by several
+engine processes at once (one per core), each loading its voice once.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import queue
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ..cache import AudioRef, Cache
 from ..errors import CacheError, EngineError, shorten
-from ..pcm import Samples
+from ..pcm import Samples, to_samples
 from .clips import load_phrase
-from .engine import VoiceInfo, VoiceRequest, engine_path, resolve_language, resolve_voice
-from .process import EngineProcess
+from .engine import (
+    VoiceInfo,
+    VoiceRequest,
+    engine_class,
+    engine_path,
+    resolve_language,
+    resolve_voice,
+)
+from .pace import VERSION, Pause, clauses, phrasing
+from .process import EngineProcess, shares_slots
 
 DEFAULT_TIMEOUT = 60.0  # seconds for the engine to start or answer, before the text's share
 SECONDS_PER_CHARACTER = 0.05  # more time for longer lines: 1,000 characters get 50 s more
+CLAUSES_PER_ENGINE = 6  # fewer missing clauses than this per extra engine: not worth starting it
+
+Progress = Callable[[int, int], None]
+
+
+class VoiceRecord(BaseModel):
+    """The voice a request came to, remembered so a warm build can name it without an engine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Who spoke a track, as build, plan and the MP3's tags say it."""
+
+    engine: str
+    id: str
+    name: str
+    rate: int  # words per minute asked for
+
+    def __str__(self) -> str:
+        return f"{self.engine}: {self.name}, {self.rate} wpm"
 
 
 class Speaker:
-    """Speaks with one voice; starts the engine only when a phrase is not cached yet."""
+    """Speaks with one voice; starts engines only when a clause is not cached yet."""
 
     def __init__(
         self,
         request: VoiceRequest,
         cache: Cache | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        engines: int | None = None,  # at most this many engine processes (default: the cores)
     ) -> None:
         self.request = request
         self.cache = cache or Cache()
         self.timeout = timeout
         self._path = engine_path(request.engine)  # an unknown engine fails before any work
+        self.phrasing = phrasing(request.rate)
+        self.setting = engine_class(self._path).setting(self.phrasing.articulation)
+        self._engines = engines if engines is not None else (os.cpu_count() or 1)
         self._process: EngineProcess | None = None
         self._voice_id: str | None = None
+        self._record: VoiceRecord | None = None
         self._known: dict[str, AudioRef] = {}  # checked once per speaker: a fit plans many times
 
     def _engine(self) -> EngineProcess:
@@ -41,11 +92,29 @@ class Speaker:
                 self._voice_id = resolve_language(request.language, voices, request.engine)
             else:
                 self._voice_id = resolve_voice(request.name, voices, request.engine)
+            used = self._voice_id or self._process.call("default_voice")
+            names = {voice.id: voice.name for voice in voices}
+            self._record = VoiceRecord(
+                id=used or "default", name=names.get(used or "", used or "default")
+            )
+            self.cache.save_value(self._voice_key(), self._record)
         return self._process
 
-    def clips(
-        self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None
-    ) -> Clips:
+    def voice(self) -> Voice:
+        """The voice this speaker speaks with; from the cache when no engine was needed."""
+        if self._record is None:
+            self._record = self.cache.load_value(self._voice_key(), VoiceRecord)
+        if self._record is None:
+            self._engine()
+        assert self._record is not None
+        return Voice(self.request.engine, self._record.id, self._record.name, self.request.rate)
+
+    def _voice_key(self) -> str:
+        request = self.request
+        return self.cache.key(kind="voice", engine=request.engine, voice=request.name,
+                              language=request.language, platform=sys.platform)  # fmt: skip
+
+    def clips(self, texts: Iterable[str], progress: Progress | None = None) -> Clips:
         """A clip per distinct text, checked now and read again when used; progress(done, total).
 
         Clips stay on disk until rendered, so memory does not grow with a routine's lines.
@@ -62,28 +131,126 @@ class Speaker:
         if progress:
             progress(len(refs), len(wanted))
         if missing:
-            engine = self._engine()
-            for text in missing:
-                with self.cache.scratch(".wav") as target:
-                    spoken = self.request.respell(text)
-                    timeout = self.timeout + SECONDS_PER_CHARACTER * len(spoken)
-                    engine.call(
-                        "synthesize", spoken, self._voice_id, self.request.rate, target,
-                        timeout=timeout, doing=f"while speaking {shorten(text)!r}",
-                    )  # fmt: skip
-                    try:
-                        clip = load_phrase(target)
-                    except EngineError as exc:
-                        raise EngineError(f"{exc}, for {text!r}") from None
-                    refs[text] = self._known[text] = self.cache.save_clip(
-                        self.cache_key(text), clip
-                    )
-                    if progress:
-                        progress(len(refs), len(wanted))
+            self._speak(missing, refs, lambda: progress and progress(len(refs), len(wanted)))
         return Clips(self.cache, {text: refs[text] for text in wanted})
 
+    def _speak(
+        self, lines: list[str], refs: dict[str, AudioRef], advance: Callable[[], object]
+    ) -> None:
+        """Speak the missing lines: their uncached clauses (in parallel), then join each line."""
+        parts = {text: clauses(self.request.respell(text)) for text in lines}
+        spoken: dict[str, AudioRef] = {}
+        needed: list[str] = []
+        for clause in dict.fromkeys(c for found in parts.values() for c, _ in found):
+            entry = self.cache.load_clip(self._clause_key(clause))
+            if entry is None:
+                needed.append(clause)
+            else:
+                spoken[clause] = entry[0]
+        waiting = list(lines)
+
+        def join_ready() -> None:
+            for text in list(waiting):
+                if all(clause in spoken for clause, _ in parts[text]):
+                    waiting.remove(text)
+                    refs[text] = self._known[text] = self._join(text, parts[text], spoken)
+                    advance()
+
+        join_ready()
+        for clause, ref in self._synthesize(needed):
+            spoken[clause] = ref
+            join_ready()
+
+    def _join(
+        self, text: str, parts: list[tuple[str, Pause | None]], spoken: Mapping[str, AudioRef]
+    ) -> AudioRef:
+        """The line's clip: its clauses with their pauses between them, cached under the line."""
+        pieces: list[Samples] = []
+        for clause, pause in parts:
+            clip = self.cache.load_audio(spoken[clause])
+            if clip is None:
+                raise CacheError(
+                    f"the cached speech for {shorten(clause)!r} was removed or damaged during "
+                    "the build; build again"
+                )
+            pieces.append(clip)
+            if pause is not None:
+                pieces.append(np.zeros(to_samples(self.phrasing.pause(pause)), dtype=np.int16))
+        return self.cache.save_clip(self.cache_key(text), np.concatenate(pieces))
+
+    def _synthesize(self, clauses_: list[str]) -> Iterator[tuple[str, AudioRef]]:
+        """Each clause spoken and cached, yielded as it is done; by several engines when many.
+
+        In a batch (engine slots shared between builds) each build keeps to one engine.
+        """
+        if not clauses_:
+            return
+        first = self._engine()
+        count = (
+            1
+            if shares_slots()
+            else min(self._engines, math.ceil(len(clauses_) / CLAUSES_PER_ENGINE))
+        )
+        todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for clause in clauses_:
+            todo.put(clause)
+        results: queue.SimpleQueue[tuple[str, AudioRef] | BaseException] = queue.SimpleQueue()
+        stop = threading.Event()
+        extra: list[EngineProcess] = []
+
+        def work(engine: EngineProcess | None) -> None:
+            try:
+                if engine is None:
+                    engine = EngineProcess(self.request.engine, self._path, self.timeout)
+                    extra.append(engine)
+                    if stop.is_set():
+                        return
+                while not stop.is_set():
+                    try:
+                        clause = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    results.put((clause, self._speak_clause(engine, clause)))
+            except BaseException as exc:  # handed to the main thread
+                results.put(exc)
+
+        threads = [threading.Thread(target=work, args=(first,), daemon=True)]
+        threads += [
+            threading.Thread(target=work, args=(None,), daemon=True) for _ in range(count - 1)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in clauses_:
+                result = results.get()
+                if isinstance(result, BaseException):
+                    raise result
+                yield result
+        finally:
+            stop.set()
+            if any(thread.is_alive() for thread in threads[1:]) or not todo.empty():
+                for engine in extra:
+                    engine.close()  # a thread still waiting on it gets an error and ends
+            for thread in threads[1:]:
+                thread.join(timeout=10)
+            for engine in extra:
+                engine.close()
+
+    def _speak_clause(self, engine: EngineProcess, clause: str) -> AudioRef:
+        with self.cache.scratch(".wav") as target:
+            timeout = self.timeout + SECONDS_PER_CHARACTER * len(clause)
+            engine.call(
+                "synthesize", clause, self._voice_id, self.phrasing.articulation, target,
+                timeout=timeout, doing=f"while speaking {shorten(clause)!r}",
+            )  # fmt: skip
+            try:
+                clip = load_phrase(target)
+            except EngineError as exc:
+                raise EngineError(f"{exc}, for {clause!r}") from None
+            return self.cache.save_clip(self._clause_key(clause), clip)
+
     def _cached(self, text: str) -> AudioRef | None:
-        """The phrase's clip if the cache has it whole (a damaged one is discarded)."""
+        """The line's clip if the cache has it whole (a damaged one is discarded)."""
         if text in self._known:
             return self._known[text]
         found = self.cache.load_clip(self.cache_key(text))
@@ -92,11 +259,18 @@ class Speaker:
         return None if found is None else found[0]
 
     def cache_key(self, text: str) -> str:
-        """Everything that changes how a phrase sounds: a new voice never reuses a wrong clip."""
+        """Everything that changes how a line sounds: a new voice never reuses a wrong clip."""
+        pauses = (self.phrasing.comma, self.phrasing.sentence)
+        return self._key("line", self.request.respell(text), pauses=pauses)
+
+    def _clause_key(self, clause: str) -> str:
+        return self._key("speech", clause)
+
+    def _key(self, kind: str, text: str, **more: object) -> str:
         request = self.request
         return self.cache.key(
-            kind="speech", engine=request.engine, voice=request.name, rate=request.rate,
-            language=request.language, text=request.respell(text),
+            kind=kind, engine=request.engine, voice=request.name, language=request.language,
+            pace=VERSION, setting=self.setting, text=text, **more,
         )  # fmt: skip
 
     def close(self) -> None:
