@@ -28,9 +28,10 @@ MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
 TOLERANCE_LU = 0.2  # close enough to the target not to encode again
 REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
 CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
-MAX_PASSES = 12  # measuring passes over the clips (two or three usually settle)
+MAX_PASSES = 8  # secant steps on the track gain (two or three usually settle)
+MAX_STEP_DB = 12.0  # the most one step moves the gain: a limited voice may never get there
 MAX_ENCODES = 3  # encodes of one track while its loudness settles
-LEVEL_VERSION = 9  # bump when the processing changes, so cached gains and clips are not reused
+LEVEL_VERSION = 10  # bump when the processing changes, so cached gains and clips are not reused
 
 
 class _Record(BaseModel):
@@ -196,63 +197,65 @@ class Leveler:
         return leveled
 
     def _measure(self, plays: Plays, pcm_target: float, ceiling: float) -> Gains:
-        """The gain that brings the limited track to target; clips are read one at a time.
+        """The gains that bring the limited track to target; clips are read one at a time.
 
-        Chimes are then turned down until, as heard after limiting, their loudest short-term
-        loudness is at most the voice's: the limiter tames speech peaks but hardly a bell.
+        For each track gain tried, the chimes are set so that their loudest short-term
+        loudness is CHIME_BELOW_VOICE_LU under the voice's as limited at that gain (the limiter
+        tames speech peaks but hardly a bell), and the whole track is measured. The gain is
+        then found by the secant method: a few passes over the speech, none over the chimes,
+        whose loudness simply follows their gain.
         """
         with interrupts.deferred():  # an interrupt inside scipy's import would break it
             from .loudness import Floats, integrated, measure_clip  # scipy: only on a miss
 
-        def heard(gain: float | None, chime_gain: float) -> tuple[float, dict[Source, float]]:
-            """Loudness of the track with these gains (None: unlimited, no track gain)."""
-            blocks: list[tuple[Floats, int]] = []
-            loudest: dict[Source, float] = {}
-            for (source, event_gain), count in plays.items():
-                total = event_gain + (chime_gain if source[0] == "chime" else 0.0)
-                signal = _float(self.raw(source))
-                if gain is None:
-                    signal = signal * np.float32(10 ** (total / 20))
-                else:
-                    signal = _leveled(signal, gain + total, ceiling)
+        chimes: list[tuple[Floats, int, float]] = []  # block powers at 0 dB, plays, loudest
+        for (source, event_gain), count in plays.items():
+            if source[0] == "chime":
+                signal = _float(self.raw(source)) * np.float32(10 ** (event_gain / 20))
                 powers, short_term = measure_clip(signal)
-                blocks.append((powers, count))
-                loudest[source] = max(loudest.get(source, float("-inf")), short_term)
-            return integrated(blocks), loudest
+                chimes.append((powers, count, short_term))
+        loudest_chime = max((c[2] for c in chimes), default=float("-inf"))
 
-        target = pcm_target
-        unlimited, loudest = heard(None, 0.0)
-        gain = target - unlimited if np.isfinite(unlimited) else 0.0
-        chime_gain = _chime_gain(loudest, 0.0)
-        for _ in range(MAX_PASSES):  # the limiter tames speech more than bells: settle both
-            measured, loudest = heard(gain, chime_gain)
-            step = target - measured if np.isfinite(measured) else 0.0
-            lower = _chime_gain(loudest, chime_gain) - chime_gain
-            gain, chime_gain = gain + step, chime_gain + lower
-            if abs(step) < 0.05 and abs(lower) < 0.05:
+        def heard(gain: float | None) -> tuple[float, float]:
+            """(the track's loudness, its chimes' gain) at this track gain (None: unlimited)."""
+            blocks: list[tuple[Floats, int]] = []
+            voice = float("-inf")
+            for (source, event_gain), count in plays.items():
+                if source[0] == "speech":
+                    signal = _float(self.raw(source))
+                    if gain is None:
+                        signal = signal * np.float32(10 ** (event_gain / 20))
+                    else:
+                        signal = _leveled(signal, gain + event_gain, ceiling)
+                    powers, short_term = measure_clip(signal)
+                    blocks.append((powers, count))
+                    voice = max(voice, short_term)
+            track = gain or 0.0
+            chime_gain = 0.0
+            if np.isfinite(voice):  # chimes never above the voice; never raised above the track
+                chime_gain = min(0.0, voice - CHIME_BELOW_VOICE_LU - (loudest_chime + track))
+            scale = 10 ** ((track + chime_gain) / 10)
+            blocks += [(powers * scale, count) for powers, count, _ in chimes]
+            return integrated(blocks), chime_gain
+
+        unlimited, _ = heard(None)
+        gain = pcm_target - unlimited if np.isfinite(unlimited) else 0.0
+        measured, chime_gain = heard(gain)
+        tried: tuple[float, float] | None = None  # the gain before, and what it measured
+        for _ in range(MAX_PASSES):
+            if not np.isfinite(measured) or abs(pcm_target - measured) < 0.05:
                 break
-        # Where the limiter keeps the voice from the target, the passes above can end with the
-        # chimes still too loud: the last word goes to the chimes, which only ever come down.
-        measured, loudest = heard(gain, chime_gain)
-        lower = _chime_gain(loudest, chime_gain) - chime_gain
-        if lower < 0:
-            chime_gain += lower
-            measured, _ = heard(gain, chime_gain)
+            slope = 1.0  # LU per dB: 1 unlimited, less as the limiter works
+            if tried is not None and gain != tried[0]:
+                slope = float(np.clip((measured - tried[1]) / (gain - tried[0]), 0.1, 1.0))
+            step = float(np.clip((pcm_target - measured) / slope, -MAX_STEP_DB, MAX_STEP_DB))
+            tried = (gain, measured)
+            gain += step
+            measured, chime_gain = heard(gain)
         return Gains(
             gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target,
             pcm_lufs=measured if np.isfinite(measured) else pcm_target, ceiling_dbtp=ceiling,
         )  # fmt: skip
-
-
-def _chime_gain(loudest: dict[Source, float], chime_gain: float) -> float:
-    """chime_gain lowered until every chime's short-term peak is CHIME_BELOW_VOICE_LU under
-    the loudest speech (MP3 takes about 0.5 LU from speech but hardly any from a bell)."""
-    voice = max((v for (kind, _), v in loudest.items() if kind == "speech"), default=None)
-    if voice is None:
-        return chime_gain
-    ceiling = voice - CHIME_BELOW_VOICE_LU
-    excess = max((v - ceiling for (kind, _), v in loudest.items() if kind == "chime"), default=0.0)
-    return chime_gain - max(excess, 0.0)
 
 
 def _float(samples: Samples) -> Signal:
