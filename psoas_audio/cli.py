@@ -17,8 +17,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from . import authoring, batch, files, interrupts, pipeline
 from . import publish as publishing
+from .ambience import STYLES
 from .durations import format_clock, parse_length, short_clock
-from .errors import PsoasError, UsageError
+from .errors import PsoasError, UsageError, did_you_mean
 from .level import TARGET_LUFS
 from .pcm import to_seconds
 from .profile import LOUDEST_LUFS, QUIETEST_LUFS, Profile, load_profile
@@ -83,6 +84,16 @@ LoudnessOpt = Annotated[
         max=LOUDEST_LUFS,
         help="Integrated loudness of the track: -16 suits podcast apps, -23 is EBU R128 "
         "[default: -16].",
+        show_default=False,
+    ),
+]
+AmbienceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ambience",
+        metavar="BED",
+        help="A soft synthesized bed under the voice: none, rain, ocean or drone "
+        "[default: the routine's, else none].",
         show_default=False,
     ),
 ]
@@ -165,6 +176,7 @@ def _options(
     profile: Path | None,
     length: str | None,
     force: bool = False,
+    ambience: str | None = None,
 ) -> pipeline.Options:
     """The options as given, over the profile's settings (flags win, then the profile)."""
     overrides: dict[str, str] = {}
@@ -184,6 +196,10 @@ def _options(
             raise UsageError(f"--length {length}: {exc}") from None
     if loudness is None:
         loudness = mine.loudness if mine.loudness is not None else TARGET_LUFS
+    bed = ambience if ambience is not None else mine.ambience
+    if bed is not None and bed not in STYLES:
+        hint = did_you_mean(bed, STYLES)
+        raise UsageError(f"--ambience {bed}: no such bed{hint}; choose from {', '.join(STYLES)}")
     return pipeline.Options(
         overrides=overrides,
         profile_vars=mine.vars,
@@ -191,6 +207,7 @@ def _options(
         voice=voice if voice is not None else mine.voice.name,
         rate=rate or mine.voice.rate,
         loudness=loudness,
+        ambience=bed,
         length=seconds,
         length_label=label,
         length_required=required,
@@ -276,6 +293,7 @@ def build(
     loudness: LoudnessOpt = None,
     profile: ProfileOpt = None,
     length: LengthOpt = None,
+    ambience: AmbienceOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing -o file even if it is not an MP3.")
     ] = False,
@@ -298,7 +316,7 @@ def build(
     """
     with _reported() as session:
         options = replace(
-            _options(sets, engine, voice, rate, loudness, profile, length, force),
+            _options(sets, engine, voice, rate, loudness, profile, length, force, ambience),
             transcript=transcript,
             lrc=lrc,
         )
@@ -349,6 +367,7 @@ def publish(
     loudness: LoudnessOpt = None,
     profile: ProfileOpt = None,
     length: LengthOpt = None,
+    ambience: AmbienceOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace files in the site even if not of their kind.")
     ] = False,
@@ -361,7 +380,7 @@ def publish(
     """
     with _reported() as session:
         options = replace(
-            _options(sets, engine, voice, rate, loudness, profile, length, force),
+            _options(sets, engine, voice, rate, loudness, profile, length, force, ambience),
             transcript=True,
         )
         for flag, text in (("--title", title), ("--description", description)):
@@ -588,6 +607,7 @@ def check(
     loudness: LoudnessOpt = None,
     profile: ProfileOpt = None,
     length: LengthOpt = None,
+    ambience: AmbienceOpt = None,
 ) -> None:
     """Validate routines as build would, without writing a track; mistakes as FILE:LINE:COL.
 
@@ -595,7 +615,7 @@ def check(
     the real speech.
     """
     with _reported() as session:
-        options = _options(sets, engine, voice, rate, loudness, profile, length)
+        options = _options(sets, engine, voice, rate, loudness, profile, length, ambience=ambience)
         _check_all(_routine_files(routines), options, session)
 
 
@@ -619,10 +639,11 @@ def plan(
     loudness: LoudnessOpt = None,
     profile: ProfileOpt = None,
     length: LengthOpt = None,
+    ambience: AmbienceOpt = None,
 ) -> None:
     """Show the timeline (start, kind, text) with the same speech timings as the build."""
     with _reported() as session:
-        options = _options(sets, engine, voice, rate, loudness, profile, length)
+        options = _options(sets, engine, voice, rate, loudness, profile, length, ambience=ambience)
         found = _routine_files([routine])
         if len(found) != 1:
             raise UsageError(f"{routine}: plan shows one routine; this folder holds {len(found)}")
@@ -637,6 +658,7 @@ def plan(
             if spoken is not None:
                 shown |= {"engine": spoken.engine, "voice": spoken.id, "rate": spoken.rate}
             shown["pace"] = round(timeline.pace(), 1)
+            shown["ambience"] = pipeline.ambience(chosen, options)
             shown["ranges"] = [
                 {"name": r.name, "low": r.low, "high": r.high, "value": round(r.value, 6)}
                 for r in chosen.ranges
@@ -645,7 +667,7 @@ def plan(
                 shown["profile"] = {"applied": list(chosen.applied), "ignored": ignored}
             typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
         else:
-            typer.echo(plan_table(timeline, spoken))
+            typer.echo(plan_table(timeline, spoken, pipeline.ambience(chosen, options)))
             typer.echo(_choices(chosen, options, profile, ignored), nl=False)
 
 
@@ -678,7 +700,7 @@ def _exact_clock(seconds: float) -> str:
     return f"{int(minutes)}:{secs}" if minutes else f"{secs.rstrip('.')}s"
 
 
-def plan_table(timeline: Timeline, voice: Voice | None = None) -> str:
+def plan_table(timeline: Timeline, voice: Voice | None = None, bed: str = "none") -> str:
     lines = [timeline.title, ""]
     pending = list(timeline.sections)  # sorted by start, outer first
     for event in timeline.events:
@@ -693,6 +715,8 @@ def plan_table(timeline: Timeline, voice: Voice | None = None) -> str:
     lines.append("")
     if voice is not None:
         lines.append(f"voice {voice}; its lines are spoken at {timeline.pace():.0f} wpm")
+    if bed != "none":
+        lines.append(f"ambience {bed}, under the whole track")
     lines.append(f"total {format_clock(timeline.seconds)} ({timeline.seconds:.3f}s)")
     return "\n".join(lines)
 

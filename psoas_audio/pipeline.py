@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from . import files, interrupts, tools
+from .ambience import BELOW_VOICE_LU, Ambience, Bed
+from .ambience import VERSION as AMBIENCE_VERSION
 from .cache import Cache
 from .chime import chime
 from .cover import CoverError, cover_from_file, generated_cover
@@ -69,6 +71,7 @@ class Options:
     spacing: PlanSettings = field(default_factory=PlanSettings)
     bitrate: int = DEFAULT_BITRATE
     loudness: float = TARGET_LUFS  # integrated LUFS of the finished track
+    ambience: Ambience | None = None  # the bed under the voice (None: the routine's own)
     force: bool = False  # replace an existing output file even if it is not an MP3
     transcript: bool = True  # STEM.vtt beside the MP3
     lrc: bool = False  # STEM.lrc beside it too
@@ -385,9 +388,17 @@ def _check_spoken(source: RoutineFile, cues: tuple[Cue, ...], request: VoiceRequ
         raise RoutineError(problems)
 
 
+def ambience(source: RoutineFile, options: Options) -> Ambience:
+    """The bed under this track: the command line's or profile's, else the routine's."""
+    return options.ambience or source.routine.ambience
+
+
 def leveler_for(planned: Planned, options: Options) -> Leveler:
     """Levels for this plan's voice and encoding, at the loudness the options ask for."""
-    sound = f"{voice_request(planned.source, options)} mp3 {options.bitrate}k"
+    bed = ambience(planned.source, options)
+    sound = f"{voice_request(planned.source, options)} mp3 {options.bitrate}k bed {bed}"
+    if bed != "none":  # its level and its making change what the MP3 measures
+        sound += f" {options.loudness - BELOW_VOICE_LU} v{AMBIENCE_VERSION}"
     return planned.leveler(options.loudness, sound)
 
 
@@ -456,7 +467,11 @@ def build(
                 done += samples
                 reporter.update(done)
 
-            pcm = render(timeline, partial(leveler.clip, levels=levels))
+            style = ambience(source, options)
+            bed = None
+            if style != "none":  # well under the voice, wherever the encoder moves the PCM
+                bed = Bed(style, timeline, options.loudness - BELOW_VOICE_LU)
+            pcm = render(timeline, partial(leveler.clip, levels=levels), bed)
             encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance)
 
         reporter.start("leveling", 1)

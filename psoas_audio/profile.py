@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from .ambience import Ambience
 from .durations import is_range, parse_range
 from .errors import RoutineError
 from .routine import EngineName, Length, Model, Rate, translate_error
@@ -67,6 +68,7 @@ class Profile(Model):
     voice: ProfileVoice = ProfileVoice()
     length: Length | None = None
     loudness: Annotated[float, Field(ge=QUIETEST_LUFS, le=LOUDEST_LUFS)] | None = None
+    ambience: Ambience | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .ambience import Ambience
 from .cues import CueWords, built_in_cue_words, cue_problems
 from .durations import parse_duration, parse_length
 from .errors import EngineError, Problem, RoutineError, closest, did_you_mean
@@ -343,6 +344,10 @@ class Routine(Model):
     pronounce: Annotated[
         dict[Text, Spoken], Field(description="Words respelled for every engine: {psoas: so-az}.")
     ] = {}
+    ambience: Annotated[
+        Ambience,
+        Field(description="A soft bed under the voice: none, rain, ocean or drone (synthesized)."),
+    ] = "none"
     cue_words: Annotated[
         CueWordsSetting | None,
         Field(description="The countdown's and halfway cue's words (default: the language's)."),
@@ -577,6 +582,8 @@ def translate_error(
         return document.problem(loc, f"unknown key '{name}'{hint}", key=True)
     if kind == "missing":
         return document.problem(loc[:-1], f"missing '{name}'")
+    choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))  # a Literal's values
+    hint = did_you_mean(str(value), choices) if choices else ""
     messages = {
         "string_type": f"expected text, got {got}",
         "string_too_short": f"'{name}' must not be empty",
@@ -596,6 +603,7 @@ def translate_error(
         "string_pattern_mismatch": f"expected a language code like de or en-gb, got {value!r}",
         "too_long": f"'{name}' takes at most {ctx.get('max_length')} entries",
         "greater_than_equal": f"'{name}' must be at least {ctx.get('ge')}, got {value!r}",
+        "literal_error": f"'{name}' is one of {ctx.get('expected')}, got {value!r}{hint}",
         "less_than_equal": f"'{name}' must be at most {ctx.get('le')}, got {value!r}",
     }
     message = messages.get(kind, error["msg"])

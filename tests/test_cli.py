@@ -171,7 +171,8 @@ def test_plan_json_has_the_documented_shape() -> None:
     assert code == 0
     plan = json.loads(out)
     assert set(plan) == {
-        "title", "duration", "events", "sections", "ranges", "engine", "voice", "rate", "pace"
+        "title", "duration", "events", "sections", "ranges", "engine", "voice", "rate", "pace",
+        "ambience",
     }  # fmt: skip
     assert plan["title"] == "Lunge mini"
     for event in plan["events"]:

@@ -402,3 +402,49 @@ def test_an_impossible_length_names_the_possible_ones(tmp_path: Path, shared_cac
     assert result.returncode == 1
     assert result.stderr.startswith(f"{FLAGSHIP}: --length 2m: this routine can be ")
     assert list(tmp_path.iterdir()) == []
+
+
+BEDDED = """\
+title: Bedded
+chime: bell
+steps:
+  - say: Lie down and let the floor take your weight.
+  - rest: 24s
+    say: Rest here, and breathe.
+  - say: Now slowly come back.
+"""
+
+
+def test_an_ambient_bed_sits_under_the_voice_and_moves_nothing(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    """Decoded: the bed in the rest is 15 dB or more under the speech, ducks 6 dB or more after
+    each line, fades in and out, the track still meets -16 LUFS, and the plan is unchanged."""
+    import pyloudnorm
+
+    routine = tmp_path / "bedded.yaml"
+    routine.write_text(BEDDED, encoding="utf-8")
+    plain = json.loads(cli("plan", routine, "--json", cache=shared_cache))
+    mp3, plan, audio = build_and_plan(routine, tmp_path, shared_cache, "--ambience", "rain")
+    assert plan["ambience"] == "rain" and plain["ambience"] == "none"
+    assert (plan["events"], plan["duration"]) == (plain["events"], plain["duration"])
+    assert len(audio) / RATE == pytest.approx(plan["duration"], abs=0.01)
+    lufs, peak = ebur128(mp3)
+    assert lufs == pytest.approx(-16.0, abs=0.5) and peak <= -1.5
+
+    def part(start: float, end: float) -> Audio:
+        return audio[int(start * RATE) : int(end * RATE)]
+
+    meter = pyloudnorm.Meter(RATE)
+    spoken = [e for e in plan["events"] if e["kind"] == "speech"]
+    voice = meter.integrated_loudness(np.concatenate([part(e["start"], e["end"]) for e in spoken]))
+    rest = next(e for e in plan["events"] if e["role"] == "rest")
+    deep = part(rest["start"] + 4, rest["end"] - 4)  # away from both lines' ducking
+    assert voice - meter.integrated_loudness(deep) >= 15.0
+    after_lines = [e for e in spoken if e["end"] > 6 and e["end"] + 2 < rest["end"]]
+    assert after_lines  # lines past the fade-in with quiet after them: the bed alone around
+    for line in after_lines:  # just after a line the bed is still down; a second on, it is up
+        end = line["end"]
+        assert dbfs(part(end + 0.8, end + 1.3)) - dbfs(part(end + 0.02, end + 0.12)) >= 6.0
+    assert dbfs(part(0, 0.5)) < dbfs(deep) - 20  # it fades in
+    assert dbfs(audio[-int(0.05 * RATE) :]) < -70  # and is gone when the bell has faded

@@ -160,3 +160,19 @@ def test_a_profile_value_a_routine_cannot_use_is_blamed_on_the_profile(write: Wr
         f"{MINI}: the profile's hold: 1.5.5: expected a duration like 20s, 1.5s, 2m, 1m30s or "
         "90, got '1.5.5'"
     )
+
+
+def test_the_ambience_comes_from_the_flag_then_the_profile_then_the_routine(
+    write: Writer,
+) -> None:
+    me = write("me.yaml", "ambience: ocean\n")
+    routine = write("r.yaml", MINI.read_text(encoding="utf-8") + "ambience: drone\n")
+    assert plan(MINI)["ambience"] == "none"  # off unless asked for
+    assert plan(routine)["ambience"] == "drone"
+    assert plan(routine, "--profile", me)["ambience"] == "ocean"
+    assert plan(routine, "--profile", me, "--ambience", "rain")["ambience"] == "rain"
+    code, _, err = run("plan", MINI, "--engine", "fake", "--ambience", "rian")
+    assert code == 1
+    assert err.strip() == (
+        "--ambience rian: no such bed (did you mean 'rain'?); choose from none, rain, ocean, drone"
+    )
