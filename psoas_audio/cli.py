@@ -218,8 +218,10 @@ def _options(
 class _Display:
     """Progress bars on stderr when a person is watching; notices and results either way."""
 
-    def __init__(self, session: _Session, progress: Progress | None, label: str) -> None:
-        self.session, self.progress, self.label = session, progress, label
+    def __init__(
+        self, session: _Session, progress: Progress | None, label: str, batch: bool = False
+    ) -> None:
+        self.session, self.progress, self.label, self.batch = session, progress, label, batch
         self.task: TaskID | None = None
 
     def start(self, stage: str, total: int) -> None:
@@ -242,11 +244,13 @@ class _Display:
                 f"note: {message}", markup=False, soft_wrap=True
             )
 
-    def speaking(self, voice: str) -> None:
+    def speaking(self, voice: str, pace: float) -> None:
+        """The voice, once per command; a single track adds the pace its lines measure."""
         if voice not in self.session.voices:
             self.session.voices.add(voice)
+            measured = f" (its lines measure {pace:.0f} wpm)" if pace and not self.batch else ""
             (self.progress.console if self.progress else stderr).print(
-                f"voice: {voice}", markup=False, soft_wrap=True
+                f"voice: {voice}{measured}", markup=False, soft_wrap=True
             )
 
     def written(self, path: Path) -> None:
@@ -519,7 +523,7 @@ def _batch(
     written, outcomes = None, []
     if jobs:
         with files.output_folder(targets[0].parent), _bars() as bars:
-            displays = [_Display(session, bars, job.path.name) for job in jobs]
+            displays = [_Display(session, bars, job.path.name, batch=True) for job in jobs]
             outcomes = batch.build_all(jobs, options, workers, displays.__getitem__)
             written = batch.write_playlist(targets[0].parent, outcomes)
         for outcome in outcomes:

@@ -86,7 +86,10 @@ class Reporter(Protocol):
 
     def notice(self, message: str) -> None: ...
 
-    def speaking(self, voice: str) -> None: ...
+    def speaking(self, voice: str, pace: float) -> None:
+        """Who speaks the track ("piper: Joe (en_US, medium), 140 wpm") and the words per
+        minute its lines measure; said once, before the work."""
+        ...
 
     def written(self, path: Path) -> None: ...
 
@@ -101,7 +104,7 @@ class _Silent:
     def notice(self, message: str) -> None:
         pass
 
-    def speaking(self, voice: str) -> None:
+    def speaking(self, voice: str, pace: float) -> None:
         pass
 
     def written(self, path: Path) -> None:
@@ -448,7 +451,7 @@ def build(
         files.ensure_space(target.parent, encoded_size(least, options.bitrate))
         planned = plan_routine(source, options, reporter)
         if planned.voice is not None:
-            reporter.speaking(str(planned.voice))
+            reporter.speaking(str(planned.voice), planned.timeline.pace())
         timeline = planned.timeline
         files.ensure_space(target.parent, encoded_size(timeline.seconds, options.bitrate))
         leveler = leveler_for(planned, options)

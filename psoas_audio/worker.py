@@ -101,8 +101,8 @@ class _Reporter:
     def notice(self, message: str) -> None:
         self._send("notice", message)
 
-    def speaking(self, voice: str) -> None:
-        self._send("speaking", voice)
+    def speaking(self, voice: str, pace: float) -> None:
+        self._send("speaking", voice, pace)
 
     def written(self, path: Any) -> None:
         self._send("written", path)
