@@ -17,9 +17,11 @@ from ..errors import EngineError
 from ..pcm import SAMPLE_RATE, Samples, Signal, fade_edges, quantize
 
 # At a clip's ends, 5 ms windows quieter than this below the clip's loudest window are the
-# engine's padding (eSpeak NG adds ~240 ms of zeros, piper ~100 ms of fading breath).
+# engine's padding (eSpeak NG adds ~240 ms of zeros, piper ~100 ms of fading breath). At 40 dB
+# the soft ends of clauses went too (a final "f" or "th" is 35 to 45 dB under the vowels): the
+# flagship's clarity proxy for piper rose from 0.734 to 0.757 at 55 dB.
 TRIM_WINDOW = 0.005
-TRIM_BELOW_LOUDEST_DB = 40.0
+TRIM_BELOW_LOUDEST_DB = 55.0
 
 
 def sniff_format(path: Path) -> str:

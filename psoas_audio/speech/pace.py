@@ -32,7 +32,7 @@ SENTENCE_PAUSE = 0.9  # seconds after . ? ! inside a line, at the reference pace
 # 2% of the pace asked for.
 COMMAS_PER_WORD = 112 / 2119
 SENTENCES_PER_WORD = 74 / 2119
-VERSION = 2  # bump when clauses, pauses or any engine's calibration change: clips are remade
+VERSION = 3  # bump when clauses, pauses or any engine's calibration change: clips are remade
 
 Pause = Literal["comma", "sentence"]
 _BOUNDARY = re.compile(r"[,;:.?!][\"')\]]*(?=\s)")  # a clause ends here, before a space

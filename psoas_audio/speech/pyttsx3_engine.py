@@ -20,10 +20,10 @@ ESPEAK_SLOWEST_RATE = 80  # eSpeak NG speaks no slower than this; slower is done
 # setting of 80 and up is eSpeak's own rate, which counts pauses of its own: rate 150 speaks
 # 203 wpm within a clause. Below 80 the rate stays 80 and each 4 under adds 10 ms between words.
 CALIBRATION = (
-    (40, 73.9), (48, 78.7), (56, 84.3), (64, 90.7), (72, 97.9), (80, 115.9), (90, 123.4),
-    (100, 136.9), (110, 150.0), (120, 163.4), (130, 177.4), (140, 190.9), (150, 203.3),
-    (160, 217.0), (180, 243.8), (200, 269.9), (230, 309.5), (260, 347.5), (300, 403.1),
-    (340, 458.9),
+    (40, 73.8), (48, 78.7), (56, 84.3), (64, 90.7), (72, 97.9), (80, 115.9),
+    (90, 123.3), (100, 136.8), (110, 150.0), (120, 163.3), (130, 177.3), (140, 190.8),
+    (150, 203.2), (160, 216.9), (180, 243.6), (200, 269.7), (230, 309.1), (260, 346.9),
+    (300, 402.3), (340, 458.1),
 )  # fmt: skip
 _INSTALL_HINT = "on Debian/Ubuntu install eSpeak NG with 'sudo apt-get install espeak-ng'"
 
