@@ -42,11 +42,13 @@ album: My routines                    # default: the folder's name in a batch, e
 genre: Health & Fitness
 # cover: cover.jpg                    # a PNG or JPEG beside this file; without it one is drawn
 voice:
-  engine: pyttsx3                     # or piper, with the neural extra installed
-  rate: 150                           # words per minute
-# language: en-gb                     # picks the engine's voice for a language
+  engine: auto                        # piper where the neural extra is installed, else pyttsx3
+  rate: 140                           # words per minute of actual speech, for every engine
+# language: en-gb                     # picks the engine's voice, and the cue words
 pronounce: {{psoas: so-az}}             # respell words the voice gets wrong
-breath: 0.6s                          # the pause between two spoken lines in a row
+breath: 1.2s                          # the pause between two spoken lines in a row
+ambience: none                        # or rain, ocean, drone: a soft bed under the voice
+# cue_words: {{halfway: Half done.}}    # what the halfway and countdown cues say
 chime: bowl                           # the chime at the end: true (a bell), false, bell, bowl, tick
 vars:                                 # {{name}} below takes these values
   hold: 20s

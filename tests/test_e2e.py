@@ -235,6 +235,12 @@ def assert_shipped_routine_sounds_as_planned(
 ) -> None:
     mp3, plan, audio = build_and_plan(routine, folder, cache, "--engine", engine)
     assert_track_follows_plan(routine, plan, audio)
+    assert plan["engine"] == engine and plan["rate"] == 140
+    said = [e for e in plan["events"] if e["kind"] == "speech" and e["role"] == "say"]
+    pace = sum(len(e["text"].split()) for e in said) * 60 / sum(e["end"] - e["start"] for e in said)
+    assert pace == pytest.approx(plan["pace"], abs=0.1)
+    if routine == FLAGSHIP:  # calibrated on all four routines: the flagship is held to 5%
+        assert pace == pytest.approx(140, rel=0.05)
     assert_loudness(mp3, plan, audio, -16.0)
     starts = [float(c["start_time"]) for c in probe_tags(mp3)["chapters"]]  # frame by frame
     assert len(starts) >= 2 and starts[0] == 0.0 and starts == sorted(starts)

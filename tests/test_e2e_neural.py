@@ -5,6 +5,7 @@ A file of its own so that the test runner can run it beside the eSpeak NG tests.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,21 @@ def test_rate_means_words_per_minute_for_the_neural_voice_too(shared_cache: Path
 
 def test_voices_lists_the_neural_voice(shared_cache: Path) -> None:
     assert cli("voices", "--engine", "piper", cache=shared_cache).split()[0] == "joe"
+
+
+def test_auto_speaks_with_piper_and_keeps_espeak_for_other_languages(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    from measure import id3_frames
+
+    english = tmp_path / "en.yaml"
+    english.write_text("title: T\nsteps: [{say: Let the floor take your weight.}]\n")
+    german = tmp_path / "de.yaml"
+    german.write_text("title: T\nlanguage: de\nsteps: [{say: Lass den Boden dich tragen.}]\n")
+    for routine, engine in ((english, "piper"), (german, "pyttsx3")):
+        shown = json.loads(cli("plan", routine, "--json", cache=shared_cache, engine=None))
+        assert shown["engine"] == engine
+    mp3 = tmp_path / "en.mp3"
+    cli("build", english, "-o", mp3, cache=shared_cache, engine=None)
+    [voice] = id3_frames(mp3, "TXXX")
+    assert voice.text == ["piper: Joe (en_US, medium), 140 wpm"]

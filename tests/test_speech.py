@@ -12,7 +12,8 @@ from psoas_audio import CacheError, EngineError, Options, RoutineError, check, p
 from psoas_audio.cache import Cache
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.speech import Speaker, VoiceRequest
-from psoas_audio.speech.engine import UnknownVoice
+from psoas_audio.speech import engine as engine_module
+from psoas_audio.speech.engine import ENGINES, UnknownVoice, choose_engine
 
 
 @pytest.fixture
@@ -151,3 +152,47 @@ def test_respellings_are_literal_apply_once_and_allow_symbols() -> None:
         pronounce=(("psoas", "so as"), ("so", "sew"), ("c++", "see plus plus"), ("ok", r"o\1k")),
     )
     assert request.respell("Psoas is so ok in c++.") == r"so as is sew o\1k in see plus plus."
+
+
+def test_auto_picks_piper_only_where_it_is_installed_and_has_the_voice_and_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def engine(**asked: str) -> str:
+        return choose_engine(VoiceRequest("auto", **asked)).engine  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "neural_installed", lambda: True)
+    assert engine() == "piper"
+    assert engine(language="en-us") == engine(name="joe") == "piper"
+    assert engine(language="de") == "pyttsx3"  # eSpeak NG speaks German; joe does not
+    assert engine(name="gmw/en-us") == "pyttsx3"  # a voice piper does not have
+    assert choose_engine(VoiceRequest("pyttsx3")).engine == "pyttsx3"  # named: always kept
+    monkeypatch.setattr(engine_module, "neural_installed", lambda: False)
+    assert engine() == "pyttsx3"
+
+
+def test_auto_falls_back_to_pyttsx3_with_a_note_when_piper_cannot_start(
+    write: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "neural_installed", lambda: True)
+    monkeypatch.setitem(ENGINES, "piper", "fakes:MissingEngine")
+    monkeypatch.setitem(ENGINES, "pyttsx3", "fakes:FakeEngine")
+    notes: list[str] = []
+
+    class Notes:
+        def start(self, stage: str, total: int) -> None: ...
+        def update(self, done: int) -> None: ...
+        def notice(self, message: str) -> None:
+            notes.append(message)
+
+        def speaking(self, voice: str, pace: float) -> None: ...
+        def written(self, path: Path) -> None: ...
+
+    path = write("r.yaml", "title: T\nsteps: [{say: Hello there.}]\n")
+    planned = plan_routine(check(path), Options(), Notes())
+    assert planned.voice is not None and planned.voice.engine == "pyttsx3"
+    assert notes == [
+        "the piper voice could not start (eSpeak NG is not available; install it with "
+        "'apt-get install espeak-ng'); pyttsx3 speaks instead"
+    ]
+    with pytest.raises(EngineError, match="eSpeak NG is not available"):  # asked for by name
+        plan_routine(check(path), Options(engine="piper"))
