@@ -32,7 +32,7 @@ class FakeEngine:
         log = os.environ.get("FAKE_ENGINE_LOG")
         if log:
             with open(log, "a", encoding="utf-8") as handle:
-                handle.write(f"{voice_id}|{rate}|{text}\n")
+                handle.write(f"{voice_id}|{rate}|{text}|{os.getpid()}\n")
         seconds = len(text) * SECONDS_PER_CHARACTER * 150 / rate
         t = np.arange(int(seconds * ENGINE_RATE)) / ENGINE_RATE
         tone = 0.5 * np.sin(2 * np.pi * 220 * t)

@@ -196,3 +196,18 @@ def test_auto_falls_back_to_pyttsx3_with_a_note_when_piper_cannot_start(
     ]
     with pytest.raises(EngineError, match="eSpeak NG is not available"):  # asked for by name
         plan_routine(check(path), Options(engine="piper"))
+
+
+def test_missing_clauses_are_spoken_by_an_engine_per_core_each_once(engine_log: Path) -> None:
+    lines = [f"Line number {n}, and its second clause." for n in range(24)]
+    with Speaker(VoiceRequest("fake"), engines=2) as speaker:
+        spoken_by_two = speaker.clips(lines)
+    log = [line.split("|") for line in spoken(engine_log)]
+    expected = [f"Line number {n}," for n in range(24)] + ["and its second clause."]
+    assert sorted(entry[2] for entry in log) == sorted(expected)  # each clause once, shared too
+    assert len({entry[3] for entry in log}) == 2  # two engine processes shared the work
+    engine_log.unlink()
+    with Speaker(VoiceRequest("fake"), Cache(), engines=1) as speaker:  # all cached now
+        again = speaker.clips(lines)
+    assert not engine_log.exists()
+    assert all(np.array_equal(spoken_by_two[line], again[line]) for line in lines)

@@ -7,6 +7,7 @@ engine processes at once (one per core), each loading its voice once.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -19,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ..cache import AudioRef, Cache
-from ..errors import CacheError, EngineError, shorten
+from ..errors import CacheError, EngineError, PsoasError, shorten
 from ..pcm import Samples, to_samples
 from .clips import load_phrase
 from .engine import (
@@ -181,30 +182,24 @@ class Speaker:
     def _synthesize(self, clauses_: list[str]) -> Iterator[tuple[str, AudioRef]]:
         """Each clause spoken and cached, yielded as it is done; by several engines when many.
 
-        In a batch (engine slots shared between builds) each build keeps to one engine.
+        Every engine is started, and ready, before any speaks: a build stopped while an engine
+        process is still being born leaves that child to print a traceback. In a batch (engine
+        slots shared between builds) each build keeps to one engine.
         """
         if not clauses_:
             return
-        first = self._engine()
-        count = (
-            1
-            if shares_slots()
-            else min(self._engines, math.ceil(len(clauses_) / CLAUSES_PER_ENGINE))
-        )
+        wanted = math.ceil(len(clauses_) / CLAUSES_PER_ENGINE)
+        count = 1 if shares_slots() else min(self._engines, wanted)
+        extra = self._more_engines(count - 1)
+        engines = [self._engine(), *extra]
         todo: queue.SimpleQueue[str] = queue.SimpleQueue()
         for clause in clauses_:
             todo.put(clause)
         results: queue.SimpleQueue[tuple[str, AudioRef] | BaseException] = queue.SimpleQueue()
         stop = threading.Event()
-        extra: list[EngineProcess] = []
 
-        def work(engine: EngineProcess | None) -> None:
+        def work(engine: EngineProcess) -> None:
             try:
-                if engine is None:
-                    engine = EngineProcess(self.request.engine, self._path, self.timeout)
-                    extra.append(engine)
-                    if stop.is_set():
-                        return
                 while not stop.is_set():
                     try:
                         clause = todo.get_nowait()
@@ -214,10 +209,7 @@ class Speaker:
             except BaseException as exc:  # handed to the main thread
                 results.put(exc)
 
-        threads = [threading.Thread(target=work, args=(first,), daemon=True)]
-        threads += [
-            threading.Thread(target=work, args=(None,), daemon=True) for _ in range(count - 1)
-        ]
+        threads = [threading.Thread(target=work, args=(e,), daemon=True) for e in engines]
         for thread in threads:
             thread.start()
         try:
@@ -228,13 +220,36 @@ class Speaker:
                 yield result
         finally:
             stop.set()
-            if any(thread.is_alive() for thread in threads[1:]) or not todo.empty():
-                for engine in extra:
-                    engine.close()  # a thread still waiting on it gets an error and ends
+            for engine in extra:  # a thread still waiting on one gets an error and ends
+                engine.close()
             for thread in threads[1:]:
                 thread.join(timeout=10)
-            for engine in extra:
+
+    def _more_engines(self, count: int) -> list[EngineProcess]:
+        """Up to `count` more engine processes, started side by side with the first.
+
+        One that cannot start means fewer engines, not a failed build: the first one speaks.
+        """
+        started: list[EngineProcess] = []
+
+        def start() -> None:
+            with contextlib.suppress(PsoasError):
+                started.append(EngineProcess(self.request.engine, self._path, self.timeout))
+
+        threads = [threading.Thread(target=start, daemon=True) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        try:
+            self._engine()  # the first, meanwhile
+            for thread in threads:
+                thread.join()
+        except BaseException:
+            for thread in threads:
+                thread.join(timeout=30)
+            for engine in started:
                 engine.close()
+            raise
+        return started
 
     def _speak_clause(self, engine: EngineProcess, clause: str) -> AudioRef:
         with self.cache.scratch(".wav") as target:
