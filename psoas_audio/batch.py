@@ -182,6 +182,13 @@ class _EngineSlots:
         self.asking: list[_Worker] = []
 
     def answer(self, worker: _Worker, request: str) -> None:
+        if request == "try":  # a slot now, or none: a build's extra engines never wait
+            granted = bool(self.free) and not self.asking
+            if granted:
+                self.free -= 1
+                self.held[worker.number] = self.held.get(worker.number, 0) + 1
+            worker.grant(granted)
+            return
         if request == "take":
             self.asking.append(worker)
         elif self.held.get(worker.number):

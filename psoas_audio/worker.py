@@ -114,16 +114,17 @@ class _ParentSlots:
     def __init__(self, wire_in: IO[bytes], wire_out: IO[bytes]) -> None:
         self.wire_in, self.wire_out = wire_in, wire_out
 
-    def acquire(self) -> None:
+    def acquire(self, blocking: bool = True) -> bool:
+        """A slot: waiting for one, or (not blocking) only if one is free this moment."""
         from .batch import read_frame, write_frame
 
-        write_frame(self.wire_out, ("slot", "take"))
+        write_frame(self.wire_out, ("slot", "take" if blocking else "try"))
         while True:
             message = read_frame(self.wire_in)
             if message is None:
                 raise KeyboardInterrupt  # the parent is gone: stop
             if message[0] == "slot":
-                return
+                return bool(message[1])
 
     def release(self) -> None:
         from .batch import write_frame

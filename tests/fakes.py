@@ -18,6 +18,8 @@ ENGINE_RATE = 22_050  # like eSpeak, so every clip is resampled
 class FakeEngine:
     """Speaks a 220 Hz tone as long as the text, padded with silence like eSpeak NG."""
 
+    multicore = False
+
     @staticmethod
     def setting(wpm: float) -> float:
         return wpm

@@ -251,3 +251,18 @@ def test_engine_processes_wait_for_a_free_core() -> None:
         started[0].close()
     finally:
         process.share_engine_slots(None)
+
+
+def test_a_builds_extra_engines_take_only_free_cores() -> None:
+    slots = threading.BoundedSemaphore(1)
+    process.share_engine_slots(slots)
+    try:
+        first = process.EngineProcess("fake", engine_path("fake"), 30)
+        started = time.monotonic()
+        with pytest.raises(process.NoFreeCore):  # at once: an extra engine never waits
+            process.EngineProcess("fake", engine_path("fake"), 30, wait=False)
+        assert time.monotonic() - started < 1
+        first.close()
+        process.EngineProcess("fake", engine_path("fake"), 30, wait=False).close()
+    finally:
+        process.share_engine_slots(None)

@@ -7,7 +7,7 @@ import importlib.util
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from ..errors import EngineError, did_you_mean
 from .pace import DEFAULT_WPM
@@ -46,7 +46,11 @@ class Engine(Protocol):
 
     `rate` is the articulation wanted, in words per minute of trimmed speech; setting() is the
     engine's own speed setting for it (measured per engine), which the phrase cache keys on.
+    `multicore` says the engine already uses every core on its own, so a second process of it
+    would only cost memory.
     """
+
+    multicore: ClassVar[bool]
 
     @staticmethod
     def setting(wpm: float) -> float: ...

@@ -25,19 +25,22 @@ class EngineStartError(EngineError):
     """The engine could not start at all (not installed, or broken): nothing was spoken."""
 
 
-def shares_slots() -> bool:
-    """Whether engines here take slots shared with other builds (a batch's workers)."""
-    return _slots is not None
+class NoFreeCore(EngineError):
+    """Every core already has an engine (in a batch): this extra one is not started."""
 
 
 class EngineProcess:
     """One engine in one child process, called synchronously with a timeout per call."""
 
-    def __init__(self, name: str, path: str, timeout: float) -> None:
+    def __init__(self, name: str, path: str, timeout: float, *, wait: bool = True) -> None:
+        """wait=False: in a batch, start only if a core is free now (else NoFreeCore)."""
         self.name, self.timeout = name, timeout
         self._slot = _slots
         if self._slot is not None:
-            self._slot.acquire()
+            if wait:
+                self._slot.acquire()
+            elif not self._slot.acquire(blocking=False):
+                raise NoFreeCore(f"every core has a {name} engine already")
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_conn, path), daemon=True)

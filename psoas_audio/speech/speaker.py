@@ -1,8 +1,9 @@
 """Turns the lines of a routine into clips: from the cache, or spoken clause by clause on a miss.
 
 A line is spoken as its clauses with pauses between them (pace.py); each clause is a phrase of
-its own in the cache, and the joined line is cached too. Missing clauses are spoken by several
-engine processes at once (one per core), each loading its voice once.
+its own in the cache, and the joined line is cached too. Missing clauses are spoken by one
+engine process per core, each loading its voice once (one in all for an engine that already
+uses every core on its own, as piper does).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .engine import (
     resolve_voice,
 )
 from .pace import VERSION, Pause, clauses, phrasing
-from .process import EngineProcess, shares_slots
+from .process import EngineProcess
 
 DEFAULT_TIMEOUT = 60.0  # seconds for the engine to start or answer, before the text's share
 SECONDS_PER_CHARACTER = 0.05  # more time for longer lines: 1,000 characters get 50 s more
@@ -77,8 +78,11 @@ class Speaker:
         self.timeout = timeout
         self._path = engine_path(request.engine)  # an unknown engine fails before any work
         self.phrasing = phrasing(request.rate)
-        self.setting = engine_class(self._path).setting(self.phrasing.articulation)
+        kind = engine_class(self._path)
+        self.setting = kind.setting(self.phrasing.articulation)
         self._engines = engines if engines is not None else (os.cpu_count() or 1)
+        if kind.multicore:
+            self._engines = 1
         self._process: EngineProcess | None = None
         self._voice_id: str | None = None
         self._record: VoiceRecord | None = None
@@ -184,12 +188,11 @@ class Speaker:
 
         Every engine is started, and ready, before any speaks: a build stopped while an engine
         process is still being born leaves that child to print a traceback. In a batch (engine
-        slots shared between builds) each build keeps to one engine.
+        slots shared between builds) the extra engines take only cores free at that moment.
         """
         if not clauses_:
             return
-        wanted = math.ceil(len(clauses_) / CLAUSES_PER_ENGINE)
-        count = 1 if shares_slots() else min(self._engines, wanted)
+        count = min(self._engines, math.ceil(len(clauses_) / CLAUSES_PER_ENGINE))
         extra = self._more_engines(count - 1)
         engines = [self._engine(), *extra]
         todo: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -234,7 +237,8 @@ class Speaker:
 
         def start() -> None:
             with contextlib.suppress(PsoasError):
-                started.append(EngineProcess(self.request.engine, self._path, self.timeout))
+                engine = EngineProcess(self.request.engine, self._path, self.timeout, wait=False)
+                started.append(engine)
 
         threads = [threading.Thread(target=start, daemon=True) for _ in range(count)]
         for thread in threads:
