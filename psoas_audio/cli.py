@@ -107,7 +107,7 @@ ProfileOpt = Annotated[
         "--profile",
         metavar="FILE",
         help="Your own settings over any routine, a YAML file such as: vars: {hold: 30s}, "
-        "voice: {rate: 140}, length: 20m, loudness: -18.",
+        "voice: {rate: 120}, length: 20m, loudness: -18, ambience: rain.",
         readable=False,
         show_default=False,
     ),
@@ -279,7 +279,7 @@ def _display(session: _Session, label: str) -> Iterator[_Display]:
     epilog="Examples:  psoas-audio build routines/psoas-release.yaml\n\n"
     "psoas-audio build routines/psoas-release.yaml --length 15m\n\n"
     "psoas-audio build routines/ --profile me.yaml -o output/mine/\n\n"
-    "psoas-audio build routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 140 "
+    "psoas-audio build routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 120 "
     "-o ~/lunge.mp3"
 )
 def build(
@@ -600,7 +600,7 @@ def _check_all(
 
 @app.command(
     epilog="Examples:  psoas-audio check routines/*.yaml\n\n"
-    "psoas-audio check routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 140"
+    "psoas-audio check routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 120"
 )
 def check(
     routines: Routines,
