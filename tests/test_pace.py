@@ -43,6 +43,7 @@ def test_pauses_grow_as_the_pace_slows_and_clauses_are_spoken_faster_than_the_pa
         ('He said "stop." Then rest', [('He said "stop."', "sentence"), ("Then rest", None)]),
         ("Is it even? Good.", [("Is it even?", "sentence"), ("Good.", None)]),
         ("- and , then", [("- and ,", "comma"), ("then", None)]),
+        ("Use a prop, e.g. a cushion.", [("Use a prop,", "comma"), ("e.g. a cushion.", None)]),
     ],
 )  # fmt: skip
 def test_a_line_is_spoken_clause_by_clause(

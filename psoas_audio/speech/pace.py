@@ -32,10 +32,13 @@ SENTENCE_PAUSE = 0.9  # seconds after . ? ! inside a line, at the reference pace
 # 2% of the pace asked for.
 COMMAS_PER_WORD = 112 / 2119
 SENTENCES_PER_WORD = 74 / 2119
-VERSION = 3  # bump when clauses, pauses or any engine's calibration change: clips are remade
+VERSION = 4  # bump when clauses, pauses or any engine's calibration change: clips are remade
 
 Pause = Literal["comma", "sentence"]
 _BOUNDARY = re.compile(r"[,;:.?!][\"')\]]*(?=\s)")  # a clause ends here, before a space
+# Words whose full stop ends no sentence (compared without case): "e.g. this" is one clause.
+ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.", "dr.", "mr.", "mrs.",
+                           "ms.", "st.", "no."})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ def clauses(text: str) -> list[tuple[str, Pause | None]]:
     ("ease off.", "sentence"), ("Then rest.", None)]. A piece with no letters or digits stays
     with the clause before it, so "Wait ... now" is one clause.
     """
-    cuts = [0, *(found.end() for found in _BOUNDARY.finditer(text)), len(text)]
+    ends = [found.end() for found in _BOUNDARY.finditer(text)]
+    ends = [end for end in ends if text[:end].split()[-1].casefold() not in ABBREVIATIONS]
+    cuts = [0, *ends, len(text)]
     pieces = [text[a:b].strip() for a, b in itertools.pairwise(cuts) if text[a:b].strip()]
     merged: list[str] = []
     for piece in pieces:

