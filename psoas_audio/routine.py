@@ -437,10 +437,8 @@ def routine_from(
         problems += [
             (loc, document.problem(loc, message)) for loc, message in _misfits(routine.steps)
         ]
-    words = cue_words(routine)
     problems += [
-        (loc, document.problem(loc, message))
-        for loc, message in _unsaid(routine.steps, words, routine.language)
+        (loc, document.problem(loc, message)) for loc, message in _unsaid(routine, routine.steps)
     ]
     if problems:
         raise RoutineError([problem for _, problem in problems])
@@ -485,21 +483,29 @@ def cue_words(routine: Routine) -> CueWords:
 
 
 def _unsaid(
-    steps: tuple[Step, ...], words: CueWords, language: str | None, loc: Path_ = ("steps",)
+    routine: Routine, steps: tuple[Step, ...], loc: Path_ = ("steps",)
 ) -> list[tuple[Path_, str]]:
     """Countdowns and halfway marks with no words to say them in the routine's language."""
+    words, own = cue_words(routine), routine.cue_words
     found: list[tuple[Path_, str]] = []
-    how = f"; the language '{language}' has no built-in cue words, so give them with cue_words:"
+    how = (
+        f"; the language '{routine.language}' has no built-in cue words, so give them with "
+        "cue_words:"
+    )
     for index, step in enumerate(steps):
         here = (*loc, index)
         if isinstance(step, Hold | Rest):
             if step.countdown and len(words.numbers) < step.countdown:
                 message = f"a countdown from {step.countdown} needs {step.countdown} number words"
-                found.append(((*here, "countdown"), f"{message}{how} {{countdown: [...]}}"))
+                if own is not None and own.countdown is not None:
+                    message += f"; cue_words gives {len(own.countdown)}"
+                else:
+                    message += f"{how} {{countdown: [...]}}"
+                found.append(((*here, "countdown"), message))
             if step.halfway and not words.halfway:
                 found.append(((*here, "halfway"), f"nothing to say halfway{how} {{halfway: ...}}"))
         elif isinstance(step, Section | Sides | Repeat):
-            found += _unsaid(step.steps, words, language, (*here, "steps"))
+            found += _unsaid(routine, step.steps, (*here, "steps"))
     return found
 
 

@@ -359,10 +359,13 @@ def _quiet(
         if start + length > to_samples(inner.until):
             slot = inner.until - inner.at
             where = (*cue.loc, "remind" if inner.role == "remind" else inner.role)
+            takes, has = f"{to_seconds(length):.2f}", f"{slot:.2f}"
+            if takes == has:  # 1.004 s against 1 s: say it to the millisecond
+                takes, has = f"{to_seconds(length):.3f}", f"{slot:.3f}"
             misfits.setdefault(
                 where,
-                f"the {inner.role} cue {shorten(inner.text)!r} takes {to_seconds(length):.2f}s "
-                f"but has {slot:g}s before the next cue or the end",
+                f"the {inner.role} cue {shorten(inner.text)!r} takes {takes}s but has "
+                f"{float(has):g}s before the next cue or the end",
             )
             continue
         add(start - done, "silence", cue.role, step=step)

@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -87,6 +87,14 @@ class Speaker:
         self._voice_id: str | None = None
         self._record: VoiceRecord | None = None
         self._known: dict[str, AudioRef] = {}  # checked once per speaker: a fit plans many times
+
+    def correct_pace(self, factor: float) -> None:
+        """Speak the words `factor` times faster from now on (the pauses stay as they are):
+        for a voice or routine whose measured pace misses the calibration."""
+        articulation = round(self.phrasing.articulation * factor, 1)
+        self.phrasing = replace(self.phrasing, articulation=articulation)
+        self.setting = engine_class(self._path).setting(articulation)
+        self._known.clear()
 
     def _engine(self) -> EngineProcess:
         if self._process is None:
