@@ -62,7 +62,7 @@ def test_build_writes_an_mp3_and_prints_its_path_and_length(tmp_path: Path) -> N
     target = tmp_path / "out" / "mini.mp3"
     code, out, err = run("build", GOOD, "--engine", "fake", "-o", target)
     assert code == 0, err
-    assert out.strip() == f"{target}  00:50"
+    assert out.strip() == f"{target}  00:59"
     assert target.stat().st_size > 10_000
     assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
     assert sorted(p.name for p in target.parent.iterdir()) == ["mini.mp3", "mini.vtt"]  # no temp
@@ -194,8 +194,8 @@ def test_plan_table_shows_start_kind_text_and_the_total() -> None:
     assert "  00:01  speech   Ease off if anything hurts." in lines
     assert "         == left side ==" in lines
     assert lines[-2:] == [
-        "voice fake: Calm, 140 wpm; its lines are spoken at 302 wpm",
-        "total 00:50 (50.346s)",
+        "voice fake: Calm, 140 wpm; its lines are spoken at 140 wpm",
+        "total 00:59 (58.630s)",
     ]
 
 
