@@ -9,6 +9,7 @@ timeline is the same with or without it. Pure DSP: a timeline and a level in, sa
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the routine model names the styles; the timeline imports th
 Ambience = Literal["none", "rain", "ocean", "drone"]
 STYLES: tuple[Ambience, ...] = ("none", "rain", "ocean", "drone")
 BELOW_VOICE_LU = 20.0  # under the voice in the silences (at least 15): out of the gated loudness
+GATE_MARGIN_LU = 6.0  # how far under the loudness gate a bed stays (its gusts and swells move it)
 DUCK_DB = 8.0  # how much further it goes under each spoken line, cue and chime (at least 6)
 DUCK_RAMP = 0.35  # seconds to go down before a sound starts, and to come back after it
 DUCK_HOLD = 0.15  # seconds it stays down after a sound ends, before it comes back
@@ -173,6 +175,23 @@ def _loudness(style: str) -> float:
 class _Span:
     start: int
     end: int
+
+
+def below_voice(timeline: Timeline) -> float:
+    """How far (LU) under the track's target the bed sits: BELOW_VOICE_LU, or further when
+    the voice fills so little of the track that the bed would count in its loudness.
+
+    BS.1770's relative gate passes the 400 ms blocks within 10 LU of their mean power. With
+    the voice a share f of the time at power S and the bed at B the rest, the bed stays out of
+    the measure while B < f S / (9 + f): 10 log10((9 + f) / f) LU under, and a margin for its
+    gusts and swells. Chimes are left out of f: a bell's long tail is far quieter than S. A
+    4-minute rest with one line puts the bed 42 LU under; the flagship (a third speech) 20.
+    """
+    sounding = sum(e.length for e in timeline.events if e.kind == "speech")
+    share = sounding / timeline.length if timeline.length else 0.0
+    if share <= 0.0:
+        return BELOW_VOICE_LU
+    return max(BELOW_VOICE_LU, 10 * math.log10((9 + share) / share) + GATE_MARGIN_LU)
 
 
 class Bed:

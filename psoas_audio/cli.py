@@ -27,6 +27,7 @@ from .routine import RoutineFile
 from .speech import list_voices
 from .speech.engine import AUTO, VoiceRequest, choose_engine, resolve_language, speaks
 from .speech.pace import DEFAULT_WPM, FASTEST_WPM, SLOWEST_WPM
+from .speech.process import EngineStartError
 from .speech.speaker import Voice
 from .timeline import Timeline
 from .yamlsource import control_character
@@ -766,8 +767,16 @@ def voices(
     """List the voices an engine offers on this machine (auto: the engine a routine in this
     language would get)."""
     with _reported():
-        engine = choose_engine(VoiceRequest(engine=engine, language=language)).engine
-        found = list_voices(engine)
+        chosen = choose_engine(VoiceRequest(engine=engine, language=language)).engine
+        try:
+            found = list_voices(chosen)
+        except EngineStartError as exc:
+            if engine != AUTO or chosen == "pyttsx3":
+                raise
+            stderr.print(f"note: {exc}; listing pyttsx3's voices", markup=False, soft_wrap=True)
+            chosen = "pyttsx3"
+            found = list_voices(chosen)
+        engine = chosen
         if language is not None:
             resolve_language(language, found, engine)  # none speaks it: say so, and exit 1
         for voice in found:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from . import files, interrupts, tools
-from .ambience import BELOW_VOICE_LU, Ambience, Bed
 from .ambience import VERSION as AMBIENCE_VERSION
+from .ambience import Ambience, Bed, below_voice
 from .cache import Cache
 from .chime import chime
 from .cover import CoverError, cover_from_file, generated_cover
@@ -278,10 +278,15 @@ def _lay_out(
     try:
         speech = speaker.clips(texts, lambda done, total: reporter.update(done))
     except UnknownVoice as exc:
+        message = str(exc)
+        request = speaker.request
+        if _chosen_automatically(source, options) and request.engine != "piper":
+            language = f" speaking '{request.language}'" if request.language else ""
+            message += f" (auto chose {request.engine}: piper has no such voice{language})"
         if options.voice is not None:
-            raise  # it came from --voice, not from the file
+            raise UnknownVoice(message) from None  # it came from --voice, not from the file
         where = ("voice", "name") if source.routine.voice.name else ("language",)
-        raise RoutineError([source.document.problem(where, str(exc))]) from None
+        raise RoutineError([source.document.problem(where, message)]) from None
     styles = chime_styles(cues)
     chimes = {style: _chime(style)[0] for style in styles}
     digests = {style: _chime(style)[1] for style in styles}
@@ -412,12 +417,17 @@ def ambience(source: RoutineFile, options: Options) -> Ambience:
     return options.ambience or source.routine.ambience
 
 
+def bed_lufs(timeline: Timeline, options: Options) -> float:
+    """The ambient bed's loudness in the silences: under the target, out of the gated measure."""
+    return options.loudness - below_voice(timeline)
+
+
 def leveler_for(planned: Planned, options: Options) -> Leveler:
     """Levels for this plan's voice and encoding, at the loudness the options ask for."""
     bed = ambience(planned.source, options)
     sound = f"{voice_request(planned.source, options)} mp3 {options.bitrate}k bed {bed}"
     if bed != "none":  # its level and its making change what the MP3 measures
-        sound += f" {options.loudness - BELOW_VOICE_LU} v{AMBIENCE_VERSION}"
+        sound += f" {bed_lufs(planned.timeline, options):.2f} v{AMBIENCE_VERSION}"
     return planned.leveler(options.loudness, sound)
 
 
@@ -489,7 +499,7 @@ def build(
             style = ambience(source, options)
             bed = None
             if style != "none":  # well under the voice, wherever the encoder moves the PCM
-                bed = Bed(style, timeline, options.loudness - BELOW_VOICE_LU)
+                bed = Bed(style, timeline, bed_lufs(timeline, options))
             pcm = render(timeline, partial(leveler.clip, levels=levels), bed)
             encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance)
 
@@ -501,6 +511,13 @@ def build(
 
         levels = leveler.encode_on_target(timeline, encode, measure_mp3)
         shortfall = missed(levels.gains, options.loudness)
+        if shortfall and not any(e.kind != "silence" for e in timeline.events):
+            shortfall = "the track has no voice and no chime: nothing to bring to a loudness"
+        elif shortfall and ambience(source, options) != "none" and "LUFS" in shortfall:
+            shortfall += (
+                "; under long silences the bed's quiet stretches count in the loudness measure "
+                "(--ambience none, or shorter silences, measure on target)"
+            )
         if shortfall:
             reporter.notice(shortfall)
         tags = replace(

@@ -62,6 +62,8 @@ def _count(value: object) -> int:
 MAX_WORDS_PER_LINE = 150  # about a minute of speech: the engine speaks a line in one go
 MAX_CHARACTERS_PER_LINE = 1_200
 _MARKUP = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>")  # <break time="1s"/>, </s>
+# Pictographs and dingbats: eSpeak NG reads an emoji's name out ("smiling face").
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
 
 
 def spoken_problem(text: str) -> str | None:
@@ -73,6 +75,12 @@ def spoken_problem(text: str) -> str | None:
         return (
             f"{markup[0]!r} looks like SSML or HTML markup, which would be read out literally; "
             "write plain words, and use a pause step for silence"
+        )
+    emoji = _EMOJI.search(text)
+    if emoji:
+        return (
+            f"{emoji[0]!r} is an emoji or symbol, which the voice would read out by its name "
+            '("smiling face"); write it in words, or leave it out'
         )
     words = len(text.split())
     if words > MAX_WORDS_PER_LINE or len(text) > MAX_CHARACTERS_PER_LINE:
@@ -103,6 +111,15 @@ def _chime_style(name: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _language(value: object) -> object:
+    """YAML 1.1 reads an unquoted no (Norwegian) as false."""
+    if value is False:
+        raise PydanticCustomError(
+            "language", 'YAML reads an unquoted no as false: write "no" in quotes, or nb'
+        )
+    return value
 
 
 def _one_line(text: str) -> str:
@@ -339,7 +356,8 @@ class Routine(Model):
     ] = None
     language: Annotated[
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]+)*$")] | None,
-        Field(description="A language code such as de or en-gb: picks the voice."),
+        BeforeValidator(_language),
+        Field(description="A language code such as de or en-gb: picks the voice and cue words."),
     ] = None
     pronounce: Annotated[
         dict[Text, Spoken], Field(description="Words respelled for every engine: {psoas: so-az}.")

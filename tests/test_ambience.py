@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from psoas_audio.ambience import DUCK_DB, DUCK_RAMP, FADE_IN, STYLES, Bed, _loudness
+from psoas_audio.ambience import (
+    BELOW_VOICE_LU,
+    DUCK_DB,
+    DUCK_RAMP,
+    FADE_IN,
+    GATE_MARGIN_LU,
+    STYLES,
+    Bed,
+    _loudness,
+    below_voice,
+)
 from psoas_audio.loudness import integrated, measure_clip
 from psoas_audio.pcm import SAMPLE_RATE, to_samples
 from psoas_audio.timeline import Event, Timeline
@@ -83,3 +93,15 @@ def test_the_bed_fades_in_and_ends_at_silence_under_the_final_chime() -> None:
     mid = np.sqrt(np.mean(signal[to_samples(10) : to_samples(20)] ** 2))
     under_bell = np.sqrt(np.mean(signal[to_samples(28.5) : to_samples(29.5)] ** 2))
     assert under_bell < mid / 5
+
+
+def test_the_bed_goes_further_down_where_the_voice_fills_only_a_sliver_of_the_track() -> None:
+    talkative = timeline(*((t, t + 3.0, "speech") for t in range(0, 60, 6)), length=60.0)
+    assert below_voice(talkative) == BELOW_VOICE_LU  # half the time speech: the usual 20 LU
+    sparse = timeline((10.0, 12.0, "speech"), length=1200.0)  # 2 s in 20 minutes
+    share = 2.0 / 1200.0
+    expected = 10 * np.log10((9 + share) / share) + GATE_MARGIN_LU
+    assert below_voice(sparse) == pytest.approx(expected) and expected > 40
+    assert below_voice(timeline(length=10.0)) == BELOW_VOICE_LU  # nothing to be under
+    chimes = timeline((0.0, 8.0, "chime"), length=60.0)  # a bell's tail is no voice
+    assert below_voice(chimes) == BELOW_VOICE_LU

@@ -454,3 +454,17 @@ def test_an_ambient_bed_sits_under_the_voice_and_moves_nothing(
         assert dbfs(part(end + 0.8, end + 1.3)) - dbfs(part(end + 0.02, end + 0.12)) >= 6.0
     assert dbfs(part(0, 0.5)) < dbfs(deep) - 20  # it fades in
     assert dbfs(audio[-int(0.05 * RATE) :]) < -70  # and is gone when the bell has faded
+
+
+def test_a_bed_under_a_long_rest_leaves_the_track_at_its_loudness(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    """Mostly bed: it sits low enough that the track stays near its target (the gate's count
+    of quiet blocks still lets the bell's tail in: README, "An ambient bed")."""
+    routine = tmp_path / "long.yaml"
+    routine.write_text("title: Long\nsteps:\n  - rest: 4m\n    say: Rest now.\n")
+    mp3, _, audio = build_and_plan(routine, tmp_path, shared_cache, "--ambience", "rain")
+    lufs, peak = ebur128(mp3)
+    assert -18.5 <= lufs <= -15.5 and peak <= -1.5  # without the sliding bed level: -24.7
+    bed = dbfs(audio[int(60 * RATE) : int(200 * RATE)])
+    assert -90 < bed < dbfs(audio[int(1 * RATE) : int(2 * RATE)]) - 30  # there, and far under

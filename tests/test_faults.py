@@ -38,9 +38,14 @@ PYTHON_CLI = (
 
 
 def start(
-    *args: str | Path, cache: Path, prelude: str = "", env: dict[str, str] | None = None
+    *args: str | Path,
+    cache: Path,
+    prelude: str = "",
+    env: dict[str, str] | None = None,
+    group: bool = False,
 ) -> subprocess.Popen[str]:
-    """The command line in a process of its own, with the fake engines importable."""
+    """The command line in a process of its own, with the fake engines importable; with
+    group, in a process group of its own, as a terminal runs a command."""
     environment = {
         **os.environ,
         **(env or {}),
@@ -50,6 +55,7 @@ def start(
     return subprocess.Popen(
         [sys.executable, "-c", prelude + PYTHON_CLI, *map(str, args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=TESTS,
+        start_new_session=group,
     )  # fmt: skip
 
 
@@ -455,3 +461,25 @@ def test_a_build_killed_while_speaking_leaves_no_noise_and_no_lasting_files(
     code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "mini.mp3", cache=cache)
     assert code == 0, err
     assert list((cache / "tmp").iterdir()) == []  # the killed build's scratch file was swept
+
+
+def test_a_ctrl_c_to_the_whole_process_group_as_engines_start_prints_no_traceback(
+    tmp_path: Path,
+) -> None:
+    """A terminal's Ctrl-C reaches every process of a build, engines still being born too."""
+    routine = tmp_path / "many.yaml"
+    routine.write_text(
+        "title: Many\nsteps:\n" + "".join(f"  - say: Line {n}, said.\n" for n in range(60))
+    )
+    target = tmp_path / "out" / "many.mp3"
+    codes = []
+    for index, delay in enumerate((0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)):
+        process = start("build", routine, "--engine", "fake", "-o", target,
+                        cache=tmp_path / f"cache{index}", group=True)  # fmt: skip
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGINT)
+        code, _, err = finish(process)  # no traceback, from the build or any of its engines
+        assert code in (0, 130), err
+        codes.append(code)
+    assert codes.count(130) >= 5, codes
+    assert not target.parent.exists() or leftovers(target.parent) == []

@@ -127,11 +127,25 @@ def speaks(voice: VoiceInfo, language: str) -> bool:
                for lang in voice.languages)  # fmt: skip
 
 
+LANGUAGE_ALIASES = {"no": "nb"}  # eSpeak NG knows Norwegian as Bokmål only
+
+
 def resolve_language(language: str, voices: list[VoiceInfo], engine: str) -> str:
-    """The id of the engine's first voice for a language code such as "de" or "en-gb"."""
-    for voice in voices:
-        if speaks(voice, language):
-            return voice.id
+    """The id of the engine's voice for a language code such as "de" or "en-gb": one that
+    names exactly that language, else the language's main voice (eSpeak's roa/fr for fr, not
+    the first regional one, fr-be), else the first that speaks a variety of it."""
+    language = LANGUAGE_ALIASES.get(language.casefold(), language)
+    wanted = language.casefold()
+    rankings = (
+        lambda voice: any(lang.casefold() == wanted for lang in voice.languages),
+        lambda voice: voice.id.rsplit("/", 1)[-1].casefold() == wanted,
+        lambda voice: any(lang.casefold() == f"{wanted}-{wanted}" for lang in voice.languages),
+        lambda voice: speaks(voice, language),
+    )
+    for matches in rankings:
+        for voice in voices:
+            if matches(voice):
+                return voice.id
     codes = sorted({lang for voice in voices for lang in voice.languages})
     raise UnknownVoice(
         f"the {engine} engine has no voice for language '{language}'"

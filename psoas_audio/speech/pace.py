@@ -38,7 +38,8 @@ Pause = Literal["comma", "sentence"]
 _BOUNDARY = re.compile(r"[,;:.?!][\"')\]]*(?=\s)")  # a clause ends here, before a space
 # Words whose full stop ends no sentence (compared without case): "e.g. this" is one clause.
 ABBREVIATIONS = frozenset({"e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.", "dr.", "mr.", "mrs.",
-                           "ms.", "st.", "no."})  # fmt: skip
+                           "ms.", "st.", "no.", "z.b.", "bzw.", "usw.", "ca.", "d.h.", "u.a.",
+                           "p.ex.", "env.", "etc"})  # fmt: skip
 
 
 @dataclass(frozen=True)

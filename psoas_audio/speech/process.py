@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -33,7 +36,12 @@ class EngineProcess:
     """One engine in one child process, called synchronously with a timeout per call."""
 
     def __init__(self, name: str, path: str, timeout: float, *, wait: bool = True) -> None:
-        """wait=False: in a batch, start only if a core is free now (else NoFreeCore)."""
+        """wait=False: in a batch, start only if a core is free now (else NoFreeCore).
+
+        Started from the main thread, the child is born ignoring SIGINT: a terminal's Ctrl-C
+        reaches the whole process group, and one landing while the child was still unpickling
+        its start-up data made it print a traceback. (A blocked signal would not do: the child
+        is started with every signal unblocked.) Its engine ignores SIGINT anyway."""
         self.name, self.timeout = name, timeout
         self._slot = _slots
         if self._slot is not None:
@@ -45,7 +53,8 @@ class EngineProcess:
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_conn, path), daemon=True)
         try:
-            self._process.start()
+            with _children_ignore_sigint():
+                self._process.start()
             child_conn.close()
             self.call("ready")
         except EngineError as exc:
@@ -76,6 +85,8 @@ class EngineProcess:
             raise EngineError(f"the {self.name} speech engine crashed") from None
         if status == "error":
             raise EngineError(value)
+        if status == "crash":  # not one of ours: say which engine, since the error cannot
+            raise EngineError(f"the {self.name} speech engine failed: {value}")
         return value
 
     def close(self) -> None:
@@ -95,6 +106,21 @@ class EngineProcess:
         self.close()
 
 
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """SIGINT ignored for the few milliseconds a child takes to be started: an ignored signal
+    stays ignored across exec, and Python keeps it so. Only the main thread may do this; a
+    Ctrl-C in that moment reaches the child as nothing, and the parent does not see it."""
+    if threading.current_thread() is not threading.main_thread() or os.name != "posix":
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _serve(conn: Connection, path: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -102,8 +128,11 @@ def _serve(conn: Connection, path: str) -> None:
     try:
         engine = create_engine(path)
     except Exception as exc:
-        message = str(exc) if isinstance(exc, PsoasError) else f"{type(exc).__name__}: {exc}"
-        _answer(conn, ("error", message), wait=True)
+        known = isinstance(exc, PsoasError)
+        status, message = (
+            ("error", str(exc)) if known else ("crash", f"{type(exc).__name__}: {exc}")
+        )
+        _answer(conn, (status, message), wait=True)
         return
     while True:
         try:
@@ -115,7 +144,7 @@ def _serve(conn: Connection, path: str) -> None:
         except PsoasError as exc:
             reply = ("error", str(exc))
         except Exception as exc:
-            reply = ("error", f"the speech engine failed: {type(exc).__name__}: {exc}")
+            reply = ("crash", f"{type(exc).__name__}: {exc}")
         if not _answer(conn, reply):
             return
 

@@ -8,7 +8,6 @@ uses every core on its own, as piper does).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import queue
@@ -237,27 +236,22 @@ class Speaker:
                 thread.join(timeout=10)
 
     def _more_engines(self, count: int) -> list[EngineProcess]:
-        """Up to `count` more engine processes, started side by side with the first.
+        """Up to `count` more engine processes after the first, started one by one from this
+        (the main) thread, so that each is born deaf to a terminal's Ctrl-C (see process.py).
 
         One that cannot start means fewer engines, not a failed build: the first one speaks.
         """
         started: list[EngineProcess] = []
-
-        def start() -> None:
-            with contextlib.suppress(PsoasError):
-                engine = EngineProcess(self.request.engine, self._path, self.timeout, wait=False)
-                started.append(engine)
-
-        threads = [threading.Thread(target=start, daemon=True) for _ in range(count)]
-        for thread in threads:
-            thread.start()
         try:
-            self._engine()  # the first, meanwhile
-            for thread in threads:
-                thread.join()
+            self._engine()
+            for _ in range(count):
+                try:
+                    started.append(
+                        EngineProcess(self.request.engine, self._path, self.timeout, wait=False)
+                    )
+                except PsoasError:
+                    break
         except BaseException:
-            for thread in threads:
-                thread.join(timeout=30)
             for engine in started:
                 engine.close()
             raise
