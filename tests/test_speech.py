@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,8 @@ from psoas_audio.cache import Cache
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.speech import Speaker, VoiceRequest
 from psoas_audio.speech import engine as engine_module
-from psoas_audio.speech.engine import ENGINES, UnknownVoice, choose_engine
+from psoas_audio.speech.engine import ENGINES, UnknownVoice, choose_engine, engine_path
+from psoas_audio.speech.process import EngineProcess
 
 
 @pytest.fixture
@@ -121,6 +124,37 @@ def test_a_hung_engine_is_stopped_with_a_clear_message() -> None:
         speaker.clips(["Hello."])
     assert "did not answer within 1s while speaking 'Hello.' and was stopped" in str(caught.value)
     assert time.monotonic() - started < 15
+
+
+def test_an_engine_closed_while_another_thread_waits_on_it_ends_that_wait_cleanly() -> None:
+    """An interrupted build closes engines whose worker threads still wait on them."""
+    for _ in range(3):  # the race it guards against is a matter of timing
+        assert [type(error) for error in _close_while_speaking()] == [EngineError]
+
+
+def _close_while_speaking() -> list[BaseException]:
+    """Errors raised when six threads close an engine that a seventh waits on."""
+    engine = EngineProcess("hanging", engine_path("hanging"), 30)
+    errors: list[BaseException] = []
+
+    def run(job: Callable[[], object]) -> None:
+        try:
+            job()
+        except BaseException as exc:
+            errors.append(exc)
+
+    speak = threading.Thread(
+        target=run, args=(lambda: engine.call("synthesize", "Hi.", None, 1.0, "/x.wav"),)
+    )
+    speak.start()
+    time.sleep(0.3)
+    closers = [threading.Thread(target=run, args=(engine.close,)) for _ in range(6)]
+    for thread in closers:
+        thread.start()
+    for thread in [*closers, speak]:
+        thread.join(timeout=20)
+    engine.close()
+    return errors
 
 
 def test_a_crashed_engine_is_reported() -> None:

@@ -43,6 +43,7 @@ class EngineProcess:
         its start-up data made it print a traceback. (A blocked signal would not do: the child
         is started with every signal unblocked.) Its engine ignores SIGINT anyway."""
         self.name, self.timeout = name, timeout
+        self._closing = threading.Lock()  # a worker thread and the main thread may both close
         self._slot = _slots
         if self._slot is not None:
             if wait:
@@ -80,7 +81,7 @@ class EngineProcess:
                     f"{' ' + doing if doing else ''} and was stopped"
                 )
             status, value = self._conn.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError):
+        except (EOFError, OSError):  # it died, or was closed by another thread meanwhile
             self.close()
             raise EngineError(f"the {self.name} speech engine crashed") from None
         if status == "error":
@@ -90,14 +91,17 @@ class EngineProcess:
         return value
 
     def close(self) -> None:
-        if self._process.pid is not None:  # it was started
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join(timeout=5)
-        self._conn.close()
-        if self._slot is not None:
-            self._slot.release()
-            self._slot = None
+        """Stop the child; safe to call twice and from two threads at once (an interrupted
+        build closes engines while their worker threads still wait on them)."""
+        with self._closing:
+            if self._process.pid is not None:  # it was started
+                if self._process.is_alive():
+                    self._process.kill()
+                self._process.join(timeout=5)
+            self._conn.close()
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
 
     def __enter__(self) -> EngineProcess:
         return self
