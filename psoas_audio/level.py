@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -20,18 +21,25 @@ from .cache import Cache
 from .pcm import Samples, Signal, quantize
 from .timeline import Event, Timeline
 
+if TYPE_CHECKING:  # scipy is imported only when a track is leveled
+    from .loudness import Floats, Peaks
+
 TARGET_LUFS = -16.0  # podcast apps' spoken-word target; EBU R128 is -23
 TRUE_PEAK_DBTP = -1.5
 MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much below the ceiling
 PEAK_MARGIN_DB = 0.3  # when the MP3 still peaks too high, the limiter goes this much further
 MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
-TOLERANCE_LU = 0.2  # close enough to the target not to encode again
+TYPICAL_SHIFT_LU = -0.4  # LAME at 96k on our voices, until a voice's first track measures it
+TOLERANCE_LU = 0.3  # close enough to the target not to encode again
+SEARCH_WITHIN_LU = 0.1  # the PCM's gain is searched to this close to its target
 REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
 CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
 MAX_PASSES = 8  # secant steps on the track gain (two or three usually settle)
 MAX_STEP_DB = 12.0  # the most one step moves the gain: a limited voice may never get there
+PEAKS_MARGIN_DB = 3.0  # a clip's peaks are remembered for gains up to this much higher
+PEAKS_KEPT = 4_000_000  # at most this many peak samples remembered (32 MB), whatever the track
 MAX_ENCODES = 3  # encodes of one track while its loudness settles
-LEVEL_VERSION = 10  # bump when the processing changes, so cached gains and clips are not reused
+LEVEL_VERSION = 11  # bump when the processing changes, so cached gains and clips are not reused
 
 
 class _Record(BaseModel):
@@ -117,25 +125,24 @@ class Leveler:
         self._processed = lru_cache(maxsize=16)(self._process)  # repeats play back to back
 
     def encode_on_target(
-        self,
-        timeline: Timeline,
-        encode: Callable[[Levels], None],
-        measure: Callable[[], Measured],
+        self, timeline: Timeline, encode: Callable[[Levels, bool], Measured | None]
     ) -> Levels:
         """Encode the track with its levels until the measured MP3 is on target (a few tries).
 
-        The encoder moves loudness a little (LAME at 96 kbps: about -0.5 LU on speech) and can
-        raise true peaks. The measured shift re-aims this track's PCM target (and is kept as
-        the first guess for the next track in this voice); a peak over the ceiling lowers the
-        limiter. Each track is measured on its own first build; once verified its gains are
-        reused with no measuring at all, and missed() says if even the last try fell short.
+        encode(levels, measure) writes the MP3 and, if asked, returns it as measured. The
+        encoder moves loudness a little (LAME at 96 kbps: about -0.4 LU on speech) and can
+        raise true peaks. The PCM is aimed at the target less the shift this voice's last
+        track measured (or that typical shift, for a voice's first track), so one encode is
+        usually on target; a miss of more than TOLERANCE_LU re-aims it and encodes again.
+        Once verified, a track's gains are reused with no measuring at all, and missed() says
+        if even the last try fell short.
         """
         levels = self.levels(timeline)
         for attempt in range(MAX_ENCODES):
-            encode(levels)
-            if levels.gains.verified:
+            measured = encode(levels, not levels.gains.verified)
+            if levels.gains.verified or measured is None:
                 break
-            levels = self._verify(levels, timeline, measure(), last=attempt == MAX_ENCODES - 1)
+            levels = self._verify(levels, timeline, measured, last=attempt == MAX_ENCODES - 1)
             if levels.gains.verified:
                 break  # the file just encoded is on target, or as close as it will come
         return levels
@@ -151,9 +158,8 @@ class Leveler:
         gains = self.cache.load_value(key, Gains)
         if gains is None:  # start from the shift this voice's last build measured, if any
             shift = self.cache.load_value(self._shift_key, EncoderShift)
-            gains = self._measure(
-                plays, self.target - (shift.shift if shift else 0.0), self.ceiling
-            )
+            expected = shift.shift if shift else TYPICAL_SHIFT_LU
+            gains = self._measure(plays, self.target - expected, self.ceiling)
         return Levels(gains, key)
 
     def _verify(self, levels: Levels, timeline: Timeline, measured: Measured, last: bool) -> Levels:
@@ -206,31 +212,52 @@ class Leveler:
         whose loudness simply follows their gain.
         """
         with interrupts.deferred():  # an interrupt inside scipy's import would break it
-            from .loudness import Floats, integrated, measure_clip  # scipy: only on a miss
+            from .loudness import Peaks, integrated, limit_peaks, measure_clip, true_peak
 
         chimes: list[tuple[Floats, int, float]] = []  # block powers at 0 dB, plays, loudest
+        speech: list[_Speech] = []
         for (source, event_gain), count in plays.items():
+            signal = _float(self.raw(source)) * np.float32(10 ** (event_gain / 20))
+            powers, short_term = measure_clip(signal)
             if source[0] == "chime":
-                signal = _float(self.raw(source)) * np.float32(10 ** (event_gain / 20))
-                powers, short_term = measure_clip(signal)
                 chimes.append((powers, count, short_term))
+            else:
+                speech.append(_Speech(source, event_gain, count, powers, short_term,
+                                      true_peak(signal)))  # fmt: skip
         loudest_chime = max((c[2] for c in chimes), default=float("-inf"))
+        kept = 0  # peak samples remembered, within PEAKS_KEPT
+
+        def limited(clip: _Speech, gain: float) -> Signal:
+            """The clip at this gain, limited: from its remembered peaks while they reach."""
+            nonlocal kept
+            signal = _float(self.raw(clip.source)) * np.float32(10 ** (clip.event_gain / 20))
+            if clip.peaks is None or not clip.peaks.reach(gain, ceiling):
+                if clip.peaks is not None:
+                    kept -= len(clip.peaks.where)
+                floor = 10 ** ((ceiling - gain - PEAKS_MARGIN_DB) / 20)
+                clip.peaks = Peaks.above(signal, floor)
+                if kept + len(clip.peaks.where) > PEAKS_KEPT:  # memory stays bounded
+                    clip.peaks = None
+                    return _leveled(signal, gain, ceiling)
+                kept += len(clip.peaks.where)
+            return limit_peaks(signal, clip.peaks, gain, ceiling)
 
         def heard(gain: float | None) -> tuple[float, float]:
-            """(the track's loudness, its chimes' gain) at this track gain (None: unlimited)."""
+            """(the track's loudness, its chimes' gain) at this track gain (None: unlimited).
+
+            A clip whose true peak stays under the ceiling at this gain is only scaled: its
+            block powers follow the gain. The rest are limited and measured again."""
             blocks: list[tuple[Floats, int]] = []
             voice = float("-inf")
-            for (source, event_gain), count in plays.items():
-                if source[0] == "speech":
-                    signal = _float(self.raw(source))
-                    if gain is None:
-                        signal = signal * np.float32(10 ** (event_gain / 20))
-                    else:
-                        signal = _leveled(signal, gain + event_gain, ceiling)
-                    powers, short_term = measure_clip(signal)
-                    blocks.append((powers, count))
-                    voice = max(voice, short_term)
             track = gain or 0.0
+            for clip in speech:
+                if gain is None or clip.peak + gain <= ceiling:
+                    blocks.append((clip.powers * 10 ** (track / 10), clip.count))
+                    voice = max(voice, clip.short_term + track)
+                    continue
+                powers, short_term = measure_clip(limited(clip, gain))
+                blocks.append((powers, clip.count))
+                voice = max(voice, short_term)
             chime_gain = 0.0
             if np.isfinite(voice):  # chimes never above the voice; never raised above the track
                 chime_gain = min(0.0, voice - CHIME_BELOW_VOICE_LU - (loudest_chime + track))
@@ -243,7 +270,7 @@ class Leveler:
         measured, chime_gain = heard(gain)
         tried: tuple[float, float] | None = None  # the gain before, and what it measured
         for _ in range(MAX_PASSES):
-            if not np.isfinite(measured) or abs(pcm_target - measured) < 0.05:
+            if not np.isfinite(measured) or abs(pcm_target - measured) < SEARCH_WITHIN_LU:
                 break
             slope = 1.0  # LU per dB: 1 unlimited, less as the limiter works
             if tried is not None and gain != tried[0]:
@@ -258,12 +285,26 @@ class Leveler:
         )  # fmt: skip
 
 
+@dataclass
+class _Speech:
+    """One spoken clip as the track plays it, measured once at its event gain."""
+
+    source: Source
+    event_gain: float
+    count: int  # times played
+    powers: Floats  # gating-block powers, unlimited
+    short_term: float  # loudest 3 s, unlimited (LUFS)
+    peak: float  # true peak (dBTP)
+    peaks: Peaks | None = None  # its loudest samples, once a gain tried has limited it
+
+
 def _float(samples: Samples) -> Signal:
     signal: Signal = samples.astype(np.float32) / 32768.0
     return signal
 
 
 def _leveled(signal: Signal, gain_db: float, ceiling_dbtp: float) -> Signal:
+    """limit(signal at gain_db, ceiling)."""
     with interrupts.deferred():  # scipy takes a second to import; a warm build needs none of it
         from .loudness import limit
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import TESTS
 from psoas_audio import Options, check, plan_routine
 from psoas_audio.level import Levels, Measured, missed
-from psoas_audio.loudness import block_powers, integrated, limit, true_peak
+from psoas_audio.loudness import integrated, limit, measure_clip, true_peak
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.render import render
 
@@ -29,9 +29,9 @@ def test_the_meter_agrees_with_pyloudnorm_on_a_track_of_clips() -> None:
     gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
     track = np.concatenate([part for clip in clips for part in (clip, gap)] * 2)
     reference = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(track.astype(np.float64))
-    ours = integrated([(block_powers(clip), 2) for clip in clips])  # each clip plays twice
+    ours = integrated([(measure_clip(clip)[0], 2) for clip in clips])  # each clip plays twice
     assert ours == pytest.approx(reference, abs=0.2)
-    assert integrated([(block_powers(np.zeros(1000, np.float32)), 1)]) == float("-inf")
+    assert integrated([(measure_clip(np.zeros(1000, np.float32))[0], 1)]) == float("-inf")
 
 
 def test_true_peak_sees_peaks_between_samples() -> None:
@@ -72,11 +72,12 @@ def test_an_mp3_that_peaks_too_high_is_limited_harder_and_encoded_again() -> Non
     leveler = planned.leveler(options.loudness)
     encoded: list[float] = []
     readings = iter([Measured(lufs=-16.0, peak_dbtp=-0.8), Measured(lufs=-16.1, peak_dbtp=-1.6)])
-    levels = leveler.encode_on_target(
-        planned.timeline,
-        lambda levels: encoded.append(levels.gains.ceiling_dbtp),
-        readings.__next__,
-    )
+
+    def encode(levels: Levels, measure: bool) -> Measured | None:
+        encoded.append(levels.gains.ceiling_dbtp)
+        return next(readings) if measure else None
+
+    levels = leveler.encode_on_target(planned.timeline, encode)
     assert len(encoded) == 2 and encoded[1] == pytest.approx(encoded[0] - 0.7 - 0.3)
     assert levels.gains.verified and missed(levels.gains, options.loudness) is None
     again = planned.leveler(options.loudness).levels(planned.timeline)  # remembered as it ended
@@ -89,13 +90,12 @@ def test_a_target_out_of_reach_is_said_after_the_last_try() -> None:
     leveler = planned.leveler(options.loudness)
     count = 0
 
-    def encode(levels: Levels) -> None:
+    def encode(levels: Levels, measure: bool) -> Measured:
         nonlocal count
         count += 1
+        return Measured(lufs=-14.9, peak_dbtp=-1.6)
 
-    levels = leveler.encode_on_target(
-        planned.timeline, encode, lambda: Measured(lufs=-14.9, peak_dbtp=-1.6)
-    )
+    levels = leveler.encode_on_target(planned.timeline, encode)
     assert count == 3 and levels.gains.verified  # no endless re-encoding
     assert missed(levels.gains, -14.0) == (
         "the track measures -14.9 LUFS, not the -14 asked for: its peaks leave no more room"
