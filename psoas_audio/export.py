@@ -16,14 +16,26 @@ from .pcm import SAMPLE_RATE
 DEFAULT_BITRATE = 96  # kbps CBR; below 64 some iPhones misread the length
 
 
-def encoder_command(target: Path, bitrate: int = DEFAULT_BITRATE) -> list[str]:
-    """ffmpeg reading mono s16le PCM on stdin, writing CBR MP3 with its Xing/LAME header."""
-    return [
+def encoder_command(
+    target: Path, bitrate: int = DEFAULT_BITRATE, *, copy: bool = False
+) -> list[str]:
+    """ffmpeg reading mono s16le PCM on stdin, writing CBR MP3 with its Xing/LAME header.
+
+    copy: the same MP3 stream also goes to stdout (ffmpeg's tee muxer), for a meter to read as
+    it is written; the file is byte for byte what it would be without.
+    """
+    command = [
         tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
         "-c:a", "libmp3lame", "-b:a", f"{bitrate}k", "-ar", str(SAMPLE_RATE), "-ac", "1",
-        "-write_xing", "1", "-id3v2_version", "3", "-map_metadata", "-1",
-        "-f", "mp3", str(target),
+        "-map_metadata", "-1",
+    ]  # fmt: skip
+    if not copy:
+        return [*command, "-write_xing", "1", "-id3v2_version", "3", "-f", "mp3", str(target)]
+    escaped = "".join("\\" + c if c in "\\'|[]" else c for c in f"file:{target.absolute()}")
+    return [
+        *command, "-map", "0:a", "-f", "tee",
+        f"[f=mp3:write_xing=1:id3v2_version=3]{escaped}|[f=mp3:write_xing=0:id3v2_version=0]pipe:1",
     ]  # fmt: skip
 
 
@@ -32,28 +44,43 @@ def encoded_size(seconds: float, bitrate: int = DEFAULT_BITRATE) -> int:
     return int(seconds * bitrate * 1000 / 8) + 1024 * 1024
 
 
+SILENCE_DB = -120.0  # what we report for digital silence, where the meter says -inf
+
+
 def encode_mp3(
     pcm: Iterable[bytes],
     target: Path,
     seconds: float,
     bitrate: int = DEFAULT_BITRATE,
     progress: Callable[[int], None] | None = None,
-) -> None:
-    """Encode the stream into target; progress(samples) as ffmpeg takes each chunk."""
+    *,
+    measure: bool = False,
+) -> tuple[float, float] | None:
+    """Encode the stream into target; progress(samples) as ffmpeg takes each chunk.
+
+    measure: also (integrated LUFS, true peak dBTP) of the MP3 as players hear it, from
+    ffmpeg's EBU R128 meter decoding the encoded stream while it is written (on another core:
+    a second pass over the file would cost as long again).
+    """
     doing = f"encoding {spoken_length(max(1, round(seconds)))} of audio"
-    for size in tools.feed(encoder_command(target, bitrate), pcm, seconds, doing):
-        if progress:
-            progress(size // 2)
-
-
-SILENCE_DB = -120.0  # what we report for digital silence, where the meter says -inf
+    advance = None if progress is None else (lambda size: progress(size // 2))
+    meter = [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-f", "mp3",
+             "-i", "pipe:0", "-af", "ebur128=peak=true", "-f", "null", "-"]  # fmt: skip
+    printed = tools.feed(
+        encoder_command(target, bitrate, copy=measure), pcm, seconds, doing, advance,
+        meter if measure else None,
+    )  # fmt: skip
+    return _loudness(printed, target) if measure else None
 
 
 def measure_loudness(path: Path, seconds: float) -> tuple[float, float]:
     """(integrated LUFS, true peak dBTP) of an audio file, by ffmpeg's EBU R128 meter."""
     command = [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
-               "-af", "ebur128=framelog=verbose:peak=true", "-f", "null", "-"]  # fmt: skip
-    printed = tools.run(command, seconds, "measuring the loudness")
+               "-af", "ebur128=peak=true", "-f", "null", "-"]  # fmt: skip
+    return _loudness(tools.run(command, seconds, "measuring the loudness"), path)
+
+
+def _loudness(printed: str, path: Path) -> tuple[float, float]:
     summary = printed.rpartition("Summary:")[2]
     try:
         lufs = float(summary.split("I:")[1].split("LUFS")[0])

@@ -21,7 +21,7 @@ from .chime import chime
 from .cover import CoverError, cover_from_file, generated_cover
 from .durations import MAX_TRACK_SECONDS, is_range, short_clock, tenths_clock
 from .errors import PlanError, Problem, RoutineError
-from .export import DEFAULT_BITRATE, encode_mp3, encoded_size, measure_loudness
+from .export import DEFAULT_BITRATE, encode_mp3, encoded_size
 from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
 from .pcm import Samples, quantize, to_seconds
@@ -487,8 +487,12 @@ def build(
         ]
         mp3 = staged[0].path
 
-        def encode(levels: Levels) -> None:
-            reporter.start("encoding", timeline.length)
+        encodes = 0
+
+        def encode(levels: Levels, measure: bool) -> Measured | None:
+            nonlocal encodes
+            encodes += 1
+            reporter.start("encoding" if encodes == 1 else "encoding again", timeline.length)
             done = 0
 
             def advance(samples: int) -> None:
@@ -501,15 +505,12 @@ def build(
             if style != "none":  # well under the voice, wherever the encoder moves the PCM
                 bed = Bed(style, timeline, bed_lufs(timeline, options))
             pcm = render(timeline, partial(leveler.clip, levels=levels), bed)
-            encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance)
+            found = encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance,
+                               measure=measure)  # fmt: skip
+            return None if found is None else Measured(lufs=found[0], peak_dbtp=found[1])
 
         reporter.start("leveling", 1)
-
-        def measure_mp3() -> Measured:
-            lufs, peak = measure_loudness(mp3, timeline.seconds)
-            return Measured(lufs=lufs, peak_dbtp=peak)
-
-        levels = leveler.encode_on_target(timeline, encode, measure_mp3)
+        levels = leveler.encode_on_target(timeline, encode)
         shortfall = missed(levels.gains, options.loudness)
         if shortfall and not any(e.kind != "silence" for e in timeline.events):
             shortfall = "the track has no voice and no chime: nothing to bring to a loudness"

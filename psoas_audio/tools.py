@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
 from .errors import EncodeError
@@ -45,36 +45,67 @@ def run(command: Sequence[str], audio_seconds: float, doing: str) -> str:
 
 
 def feed(
-    command: Sequence[str], chunks: Iterable[bytes], audio_seconds: float, doing: str
-) -> Iterable[int]:
-    """Stream chunks into ffmpeg's stdin, yielding each chunk's size once ffmpeg has taken it.
+    command: Sequence[str],
+    chunks: Iterable[bytes],
+    audio_seconds: float,
+    doing: str,
+    progress: Callable[[int], None] | None = None,
+    reader: Sequence[str] | None = None,
+) -> str:
+    """Stream chunks into ffmpeg's stdin, calling progress(bytes) as ffmpeg takes each one.
 
-    A write that blocks for STALL_SECONDS, or a finish that outlasts time_limit(), stops
-    ffmpeg and raises EncodeError.
+    With a reader, a second ffmpeg reads the first one's stdout as it is written (a meter on
+    the encoded stream, on another core) and what it printed is returned. A write that blocks
+    for STALL_SECONDS, or a finish that outlasts time_limit(), stops both and raises
+    EncodeError.
     """
-    with _Child(command, doing, stdin=True) as child:
+    with contextlib.ExitStack() as stack:
+        child = stack.enter_context(_Child(command, doing, stdin=True, stdout=reader is not None))
+        after = None
+        if reader is not None and child.stdout is not None:
+            after = stack.enter_context(_Child(reader, doing, stdin=child.stdout))
+            child.close_stdout()  # the reader holds it now: it sees the end when we finish
         for chunk in chunks:
             child.write(chunk)
-            yield len(chunk)
+            if progress:
+                progress(len(chunk))
         child.finish(time_limit(audio_seconds))
+        if after is None:
+            return ""
+        after.finish(time_limit(audio_seconds))
+        return after.messages()
 
 
 class _Child:
-    def __init__(self, command: Sequence[str], doing: str, *, stdin: bool) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        doing: str,
+        *,
+        stdin: bool | IO[bytes],
+        stdout: bool = False,
+    ) -> None:
+        """stdin: True for a pipe we write, False for none, or another child's stdout;
+        stdout: True for a pipe another child reads (else nothing)."""
         self.doing = doing
         self._errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self._process = subprocess.Popen(
             list(command),
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin is True else stdin or subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
             stderr=self._errors,
             start_new_session=os.name == "posix",  # Ctrl-C reaches us, not ffmpeg
         )
+        self.stdout = self._process.stdout
         self._writing_since: float | None = None
         self._stalled = False
         self._done = threading.Event()
-        if stdin:
+        if stdin is True:
             threading.Thread(target=self._watch, daemon=True).start()
+
+    def close_stdout(self) -> None:
+        if self.stdout is not None:
+            self.stdout.close()
 
     def _watch(self) -> None:
         while not self._done.wait(0.25):

@@ -139,7 +139,7 @@ def test_a_killed_build_leaves_leftovers_that_the_next_build_removes(tmp_path: P
 
 def test_a_build_never_sweeps_the_temporary_of_a_build_running_beside_it(tmp_path: Path) -> None:
     long = tmp_path / "long.yaml"
-    long.write_text("title: Long\nsteps:\n" + "  - hold: 10m\n    say: Hold.\n" * 2)
+    long.write_text("title: Long\nsteps:\n" + "  - hold: 30m\n    say: Hold.\n" * 2)
     process = start("build", long, "--engine", "fake", "-o", f"{tmp_path}/", cache=tmp_path / "c")
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and time.monotonic() < deadline:
@@ -153,7 +153,7 @@ def test_a_build_never_sweeps_the_temporary_of_a_build_running_beside_it(tmp_pat
     assert set(busy) <= set(leftovers(tmp_path))  # still there: its build holds its lock
     code, _, err = finish(process, timeout=300)
     assert code == 0, err
-    assert len(decode(tmp_path / "long.mp3")) / RATE > 1200 and leftovers(tmp_path) == []
+    assert len(decode(tmp_path / "long.mp3")) / RATE > 3600 and leftovers(tmp_path) == []
 
 
 KINDS = ["fifo", "routine", "text", "utf16", "id3-prose", "device", "symlink-loop", "folder"]
