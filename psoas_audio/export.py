@@ -1,6 +1,6 @@
-"""PCM -> MP3 through ffmpeg (libmp3lame), and the loudness of an MP3 as players measure it.
+"""PCM -> MP3 through ffmpeg (libmp3lame), metered as players measure it while it is written.
 
-Both work on a staged file (see files.py): nothing here touches the user's target.
+It works on a staged file (see files.py): nothing here touches the user's target.
 """
 
 from __future__ import annotations
@@ -71,13 +71,6 @@ def encode_mp3(
         meter if measure else None,
     )  # fmt: skip
     return _loudness(printed, target) if measure else None
-
-
-def measure_loudness(path: Path, seconds: float) -> tuple[float, float]:
-    """(integrated LUFS, true peak dBTP) of an audio file, by ffmpeg's EBU R128 meter."""
-    command = [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
-               "-af", "ebur128=peak=true", "-f", "null", "-"]  # fmt: skip
-    return _loudness(tools.run(command, seconds, "measuring the loudness"), path)
 
 
 def _loudness(printed: str, path: Path) -> tuple[float, float]:
