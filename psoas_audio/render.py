@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 
 import numpy as np
 
@@ -46,3 +48,41 @@ def _mixed(clip: Samples, bed: Bed) -> bytes:
     """The clip with the bed's next samples under it."""
     signal = clip.astype(np.float32) / np.float32(32767.0) + bed.take(len(clip))
     return quantize(signal).astype("<i2", copy=False).tobytes()
+
+
+def ahead(chunks: Iterator[bytes], depth: int = 4) -> Generator[bytes, None, None]:
+    """The same chunks, made by a thread of their own up to `depth` ahead of the reader: the
+    next clips are leveled (and cached) while ffmpeg encodes the ones before, instead of
+    ffmpeg waiting on each. An error (or an interrupt) in the maker reaches the reader."""
+    made: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: bytes | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                made.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the reader
+            put(exc)
+
+    maker = threading.Thread(target=make, daemon=True)
+    try:  # started inside: an interrupt right after must still stop it before we exit
+        maker.start()
+        while (item := made.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        if maker.ident is not None:
+            maker.join(timeout=10)  # a cache write it began ends, rather than dying half done

@@ -13,8 +13,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO
+from typing import IO, Any
 
+from . import interrupts
 from .errors import EncodeError
 
 STALL_SECONDS = 60.0  # ffmpeg taking no audio for this long is hung
@@ -39,7 +40,8 @@ def time_limit(audio_seconds: float) -> float:
 
 def run(command: Sequence[str], audio_seconds: float, doing: str) -> str:
     """Run ffmpeg to the end and return what it printed; EncodeError if it fails or hangs."""
-    with _Child(command, doing, stdin=False) as child:
+    with contextlib.ExitStack() as stack:
+        child = _started(stack, command, doing, stdin=False)
         child.finish(time_limit(audio_seconds))
         return child.messages()
 
@@ -60,10 +62,10 @@ def feed(
     EncodeError.
     """
     with contextlib.ExitStack() as stack:
-        child = stack.enter_context(_Child(command, doing, stdin=True, stdout=reader is not None))
+        child = _started(stack, command, doing, stdin=True, stdout=reader is not None)
         after = None
         if reader is not None and child.stdout is not None:
-            after = stack.enter_context(_Child(reader, doing, stdin=child.stdout))
+            after = _started(stack, reader, doing, stdin=child.stdout)
             child.close_stdout()  # the reader holds it now: it sees the end when we finish
         for chunk in chunks:
             child.write(chunk)
@@ -74,6 +76,14 @@ def feed(
             return ""
         after.finish(time_limit(audio_seconds))
         return after.messages()
+
+
+def _started(stack: contextlib.ExitStack, command: Sequence[str], doing: str, **how: Any) -> _Child:
+    """A child that is stopped as the stack unwinds, whenever an interrupt comes: one between
+    starting it and handing it to the stack left an ffmpeg running that wrote its output file
+    again after the build had removed it."""
+    with interrupts.deferred():
+        return stack.enter_context(_Child(command, doing, **how))
 
 
 class _Child:
