@@ -3,6 +3,8 @@ staged beside the output and put in place by one rename."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import datetime
 import hashlib
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from pathlib import Path
 from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
 
 from . import files, interrupts, tools
 from .ambience import VERSION as AMBIENCE_VERSION
@@ -25,7 +29,7 @@ from .export import DEFAULT_BITRATE, encode_mp3, encoded_size
 from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
 from .pcm import Samples, quantize, to_seconds
-from .render import render
+from .render import ahead, render
 from .routine import RoutineFile, load_routine, require_cues_fit, spoken_problem
 from .speech import Speaker, VoiceRequest
 from .speech.engine import AUTO, UnknownVoice, check_engine, choose_engine
@@ -475,6 +479,11 @@ def build(
     with files.output_folder(target.parent), contextlib.ExitStack() as stack:
         least = least_seconds(measure(source.routine.steps))  # before any speech: is there room?
         files.ensure_space(target.parent, encoded_size(least, options.bitrate))
+        try:
+            picture = cover_art(source, Cache(options.cache_dir, reporter.notice))
+        except (CoverError, OSError) as exc:  # the image changed since the routine was checked
+            message = str(exc) if isinstance(exc, CoverError) else f"cannot read the cover: {exc}"
+            raise RoutineError([source.document.problem(("cover",), message)]) from None
         planned = plan_routine(source, options, reporter)
         if planned.voice is not None:
             reporter.speaking(str(planned.voice), planned.timeline.pace())
@@ -504,10 +513,11 @@ def build(
             bed = None
             if style != "none":  # well under the voice, wherever the encoder moves the PCM
                 bed = Bed(style, timeline, bed_lufs(timeline, options))
-            pcm = render(timeline, partial(leveler.clip, levels=levels), bed)
-            found = encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance,
-                               measure=measure)  # fmt: skip
-            return None if found is None else Measured(lufs=found[0], peak_dbtp=found[1])
+            made = render(timeline, partial(leveler.clip, levels=levels), bed)
+            with contextlib.closing(ahead(made)) as pcm:  # its maker stops as we do
+                found = encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance,
+                                   measure=measure)  # fmt: skip
+            return None if found is None else Measured(lufs=found[0], peak_db=found[1])
 
         reporter.start("leveling", 1)
         levels = leveler.encode_on_target(timeline, encode)
@@ -522,7 +532,7 @@ def build(
         if shortfall:
             reporter.notice(shortfall)
         tags = replace(
-            track_tags(source, timeline, place),
+            track_tags(source, timeline, picture, place),
             voice=str(planned.voice) if planned.voice else None,
         )
         write_tags(mp3, tags, name=output)
@@ -542,13 +552,44 @@ def build(
                  routine.language)  # fmt: skip
 
 
-def track_tags(source: RoutineFile, timeline: Timeline, place: Place | None = None) -> Tags:
-    """The MP3's tags: the routine's own, its place in a batch, its cover (or a drawn one)."""
+class _Cover(BaseModel):
+    """A track's cover art as the cache keeps it (JPEG, at most 500 kB)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    jpeg: str  # base64 (pydantic's Base64Bytes decodes what it is given, even raw bytes)
+
+
+COVER_VERSION = 1  # bump when the drawn cover or the resizing changes
+
+
+def cover_art(source: RoutineFile, cache: Cache) -> bytes:
+    """The track's cover: the routine's own image made square, or a drawn one; from the cache
+    when this image (or this title and author) was made before. A build makes it before any
+    speech work: drawing at full size takes more memory than the rest of a build's end."""
     routine = source.routine
+    if routine.cover:
+        image = hashlib.sha256(cover_path(source).read_bytes()).hexdigest()
+        key = cache.key(kind="cover", version=COVER_VERSION, image=image)
+    else:
+        key = cache.key(kind="cover", version=COVER_VERSION, title=routine.title,
+                        author=routine.author)  # fmt: skip
+    found = cache.load_value(key, _Cover)
+    if found is not None:
+        with contextlib.suppress(binascii.Error):
+            return base64.b64decode(found.jpeg, validate=True)
     if routine.cover:
         picture = cover_from_file(cover_path(source))
     else:
         picture = generated_cover(routine.title, routine.author)
+    cache.save_value(key, _Cover(jpeg=base64.b64encode(picture).decode("ascii")))
+    return picture
+
+
+def track_tags(
+    source: RoutineFile, timeline: Timeline, picture: bytes, place: Place | None = None
+) -> Tags:
+    """The MP3's tags: the routine's own, its place in a batch, its cover (cover_art())."""
+    routine = source.routine
     return Tags(
         title=routine.title,
         artist=routine.author,
