@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pyloudnorm
 import pytest
 
 from conftest import TESTS
-from psoas_audio import Options, check, plan_routine
+from psoas_audio import Options, check, loudness, plan_routine
+from psoas_audio.errors import CacheError
 from psoas_audio.level import Levels, Measured, missed
 from psoas_audio.loudness import integrated, limit, measure_clip, true_peak
 from psoas_audio.pcm import SAMPLE_RATE
-from psoas_audio.render import render
+from psoas_audio.render import ahead, render
 
 RNG = np.random.default_rng(7)
 
@@ -71,7 +78,7 @@ def test_an_mp3_that_peaks_too_high_is_limited_harder_and_encoded_again() -> Non
     planned = plan_routine(check(TESTS / "golden" / "cues.yaml", options), options)
     leveler = planned.leveler(options.loudness)
     encoded: list[float] = []
-    readings = iter([Measured(lufs=-16.0, peak_dbtp=-0.8), Measured(lufs=-16.1, peak_dbtp=-1.6)])
+    readings = iter([Measured(lufs=-16.0, peak_db=-0.8), Measured(lufs=-16.1, peak_db=-1.6)])
 
     def encode(levels: Levels, measure: bool) -> Measured | None:
         encoded.append(levels.gains.ceiling_dbtp)
@@ -93,10 +100,89 @@ def test_a_target_out_of_reach_is_said_after_the_last_try() -> None:
     def encode(levels: Levels, measure: bool) -> Measured:
         nonlocal count
         count += 1
-        return Measured(lufs=-14.9, peak_dbtp=-1.6)
+        return Measured(lufs=-14.9, peak_db=-1.6)
 
     levels = leveler.encode_on_target(planned.timeline, encode)
     assert count == 3 and levels.gains.verified  # no endless re-encoding
     assert missed(levels.gains, -14.0) == (
         "the track measures -14.9 LUFS, not the -14 asked for: its peaks leave no more room"
     )
+
+
+def test_the_k_weighting_and_the_limiter_need_only_numpy_and_match_scipy() -> None:
+    """The product filters by FFT and computes its moving minimum and mean itself (importing
+    scipy.signal cost a build a second and 66 MB); these are the filters they replace."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+    from scipy.signal import sosfilt
+
+    for length in (1, 500, 29_267, 132_300, 300_007):
+        signal = (0.2 * RNG.standard_normal(length)).astype(np.float32)
+        reference = sosfilt(loudness._k_weighting(), signal.astype(np.float64)) ** 2
+        assert np.allclose(loudness._weighted_squares(signal), reference, rtol=1e-5, atol=1e-9)
+        values = RNG.random(length).astype(np.float32)
+        assert np.array_equal(loudness._moving_min(values, 441), minimum_filter1d(values, 441))
+        mean = uniform_filter1d(values, 220, mode="nearest")
+        assert np.allclose(loudness._moving_mean(values, 220), mean, atol=1e-6)
+
+
+def test_the_limiter_from_remembered_peaks_is_the_limiter() -> None:
+    loud = bursts()[2] * np.float32(2.0)
+    peaks = loudness.Peaks.of(loudness.peak_envelope(loud), 10 ** (-2.5 / 20) / 10 ** (9 / 20))
+    for gain in (0.0, 3.0, 9.0):
+        assert peaks.reach(gain, -2.5)
+        expected = limit(loud * np.float32(10 ** (gain / 20)), -2.5)
+        assert np.allclose(loudness.limit_peaks(loud, peaks, gain, -2.5), expected, atol=1e-6)
+    assert not peaks.reach(12.0, -2.5)  # it knows when it would miss peaks
+
+
+def test_a_limited_clips_loudness_is_estimated_within_a_few_hundredths_without_filtering() -> None:
+    for clip in bursts()[1:]:
+        loud = clip * np.float32(10 ** (12 / 20))  # limited hard: 3 to 14 dB off its loudness
+        limited = limit(loud, -2.5)
+        exact = integrated([(measure_clip(limited)[0], 1)])
+        hops = loudness.limited_hops(loudness.weighted_hops(loud), loud, limited)
+        estimate = integrated([(loudness.from_hops(hops)[0], 1)])
+        assert integrated([(measure_clip(loud)[0], 1)]) - exact > 0.3  # the limiter did work
+        assert estimate == pytest.approx(exact, abs=0.05)
+
+
+def test_chunks_made_ahead_arrive_in_order_and_a_makers_error_reaches_the_reader() -> None:
+    made: list[int] = []
+
+    def chunks(fail_at: int | None = None) -> Iterator[bytes]:
+        for number in range(100):
+            if number == fail_at:
+                raise CacheError("the clip changed during the build")
+            made.append(number)
+            yield bytes([number])
+
+    assert b"".join(ahead(chunks())) == bytes(range(100))
+    with pytest.raises(CacheError, match="changed during the build"):
+        list(ahead(chunks(fail_at=50)))
+    made.clear()
+    reader = ahead(chunks(), depth=4)
+    assert next(reader) == b"\x00"
+    reader.close()  # the reader stops early: so does the maker, a few chunks on
+    assert len(made) <= 1 + 4 + 2
+
+
+def test_a_build_without_a_bed_never_imports_scipy(tmp_path: Path) -> None:
+    """scipy.signal took a second and 66 MB of a cold build; only the ambient bed needs it."""
+    script = (
+        "import sys, conftest; from psoas_audio.__main__ import main\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "print('scipy' in sys.modules)"
+    )
+
+    def imports_scipy(*options: str) -> bool:
+        done = subprocess.run(
+            [sys.executable, "-c", script, "build", str(TESTS / "golden" / "cues.yaml"),
+             "--engine", "fake", "-o", str(tmp_path / "cues.mp3"), *options],
+            capture_output=True, text=True, cwd=TESTS,
+            env={**os.environ, "PYTHONPATH": str(TESTS), "PSOAS_AUDIO_CACHE": str(tmp_path)},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()[-1] == "True"
+
+    assert not imports_scipy()
+    assert imports_scipy("--ambience", "rain")  # the bed's filters do

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import TESTS, Writer
 from measure import id3_frames, probe_tags
+from psoas_audio import cover, pipeline
 from psoas_audio.cli import app
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.timeline import Event, Span, track_chapters
@@ -143,6 +144,41 @@ def test_a_missing_or_unreadable_cover_is_an_error_at_its_line(write: Writer) ->
     routine.write_text("title: T\ncover: notes.png\nsteps: [{say: Hi.}]\n")
     result = CliRunner().invoke(app, ["build", str(routine), "--engine", "fake"])
     assert result.exit_code == 1 and "cannot read the cover image" in result.stderr
+
+
+def test_a_cover_is_made_once_and_remade_when_its_image_changes(
+    write: Writer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    real_draw, real_file = cover.generated_cover, cover.cover_from_file
+
+    def draw(title: str, author: str | None) -> bytes:
+        made.append("drawn")
+        return real_draw(title, author)
+
+    def from_file(path: Path) -> bytes:
+        made.append(path.name)
+        return real_file(path)
+
+    monkeypatch.setattr(pipeline, "generated_cover", draw)
+    monkeypatch.setattr(pipeline, "cover_from_file", from_file)
+    build(GOOD, tmp_path / "a.mp3")
+    build(GOOD, tmp_path / "b.mp3")  # the same title and author: the cached cover
+    assert made == ["drawn"]
+    assert (
+        id3_frames(tmp_path / "a.mp3", "APIC")[0].data
+        == id3_frames(tmp_path / "b.mp3", "APIC")[0].data
+    )
+    Image.new("RGB", (900, 900), (20, 90, 40)).save(tmp_path / "own.png")
+    routine = write("r.yaml", "title: T\ncover: own.png\nsteps: [{say: Hi.}]\n")
+    build(routine, tmp_path / "c.mp3")
+    build(routine, tmp_path / "c.mp3")
+    Image.new("RGB", (900, 900), (90, 20, 40)).save(tmp_path / "own.png")  # a new picture
+    build(routine, tmp_path / "c.mp3")
+    assert made.count("own.png") == 3 + 2  # check() reads it on each build; only 2 are made
+    with Image.open(io.BytesIO(id3_frames(tmp_path / "c.mp3", "APIC")[0].data)) as image:
+        red, green, _ = image.convert("RGB").getpixel((450, 450))  # type: ignore[misc]
+        assert red > green  # the new picture, not the old one
 
 
 def seconds(clock: str) -> float:
