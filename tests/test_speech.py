@@ -245,3 +245,17 @@ def test_missing_clauses_are_spoken_by_an_engine_per_core_each_once(engine_log: 
         again = speaker.clips(lines)
     assert not engine_log.exists()
     assert all(np.array_equal(spoken_by_two[line], again[line]) for line in lines)
+
+
+def test_a_routine_far_off_the_pace_is_probed_first_so_its_lines_are_spoken_about_once(
+    write: Writer, engine_log: Path
+) -> None:
+    """The fake engine speaks far faster than asked: a few weighty lines are spoken first,
+    the speed corrected, and the rest spoken once at it (not all of them twice)."""
+    lines = "".join(f"  - say: Line number {n} of the routine, said slowly.\n" for n in range(50))
+    options = Options(engine="fake")
+    planned = plan_routine(check(write("r.yaml", f"title: T\nsteps:\n{lines}"), options), options)
+    assert abs(planned.timeline.pace() / 140 - 1) <= 0.04
+    said = [line.split("|")[2] for line in spoken(engine_log)]
+    assert len(set(said)) == 50 + 1  # "said slowly." is one clause for every line
+    assert len(said) <= 51 + 12 + 1  # the probe's twelve lines, and its own clause, twice

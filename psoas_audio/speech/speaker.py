@@ -13,7 +13,8 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..cache import AudioRef, Cache
 from ..errors import CacheError, EngineError, PsoasError, shorten
-from ..pcm import Samples, to_samples
+from ..pcm import Samples, to_samples, to_seconds
 from .clips import load_phrase
 from .engine import (
     VoiceInfo,
@@ -31,11 +32,12 @@ from .engine import (
     resolve_language,
     resolve_voice,
 )
-from .pace import VERSION, Pause, clauses, phrasing
+from .pace import VERSION, Pause, clauses, pace, phrasing
 from .process import EngineProcess
 
 DEFAULT_TIMEOUT = 60.0  # seconds for the engine to start or answer, before the text's share
 SECONDS_PER_CHARACTER = 0.05  # more time for longer lines: 1,000 characters get 50 s more
+PROBE_FROM, PROBE_LINES = 40, 12  # lines to speak before a pace is probed; lines it speaks
 CLAUSES_PER_ENGINE = 6  # fewer missing clauses than this per extra engine: not worth starting it
 
 Progress = Callable[[int, int], None]
@@ -86,6 +88,45 @@ class Speaker:
         self._voice_id: str | None = None
         self._record: VoiceRecord | None = None
         self._known: dict[str, AudioRef] = {}  # checked once per speaker: a fit plans many times
+
+    def probe(self, said: Sequence[str], within: float) -> None:
+        """Before a routine's lines are spoken: speak the few that weigh most in it, and if
+        their pace misses the rate by more than twice `within` (a sample: only a clear miss),
+        correct the speed now. The rest are then spoken once, at the right speed, instead of
+        all twice (a routine unlike the ones the engines were calibrated on: short numbered
+        clauses, another language's voice).
+
+        `said` is every line as the routine says it, repeats included. Only for a routine
+        with many lines to speak; a warm or short one is checked after it is laid out.
+        """
+        missing = [text for text in dict.fromkeys(said) if self._cached(text) is None]
+        if len(missing) < PROBE_FROM:
+            return
+        times = Counter(said)  # the lines that weigh most in the pace: said often, or long
+        sample = sorted(missing, key=lambda text: -times[text] * len(text.split()))[:PROBE_LINES]
+        lengths = self.clips(sample).lengths
+        heard = [text for text in sample for _ in range(times[text])]
+        seconds = to_seconds(sum(lengths[text] * times[text] for text in sample))
+        measured = pace(sum(len(text.split()) for text in heard), seconds)
+        if measured and abs(measured / self.request.rate - 1) > 2 * within:
+            self.correct_pace(self.speed_for(heard, seconds))
+
+    def speed_for(self, said: Sequence[str], seconds: float) -> float:
+        """How much faster to speak the words of these lines (every occurrence), which took
+        `seconds`, so that they come to the rate asked for. Only the words change speed: the
+        pauses between clauses stay, so a routine of many pauses needs a bigger step than
+        rate / pace (with which a correction took two tries)."""
+        pauses = sum(
+            self.phrasing.pause(kind)
+            for text in said
+            for _, kind in clauses(self.request.respell(text))
+            if kind is not None
+        )
+        words = sum(len(text.split()) for text in said)
+        speaking, wanted = seconds - pauses, words * 60.0 / self.request.rate - pauses
+        if speaking <= 0 or wanted <= 0:  # the pauses alone take the time: as near as it goes
+            return self.request.rate / pace(words, seconds) if seconds > 0 else 1.0
+        return float(np.clip(speaking / wanted, 0.5, 2.0))
 
     def correct_pace(self, factor: float) -> None:
         """Speak the words `factor` times faster from now on (the pauses stay as they are):
@@ -144,7 +185,7 @@ class Speaker:
             progress(len(refs), len(wanted))
         if missing:
             self._speak(missing, refs, lambda: progress and progress(len(refs), len(wanted)))
-        return Clips(self.cache, {text: refs[text] for text in wanted})
+        return Clips(self.cache, {text: refs[text] for text in wanted}, len(wanted) - len(missing))
 
     def _speak(
         self, lines: list[str], refs: dict[str, AudioRef], advance: Callable[[], object]
@@ -316,8 +357,9 @@ def list_voices(engine: str, timeout: float = DEFAULT_TIMEOUT) -> list[VoiceInfo
 class Clips(Mapping[str, Samples]):
     """text -> clip, read from the cache on each use; the lengths are those the plan used."""
 
-    def __init__(self, cache: Cache, refs: dict[str, AudioRef]) -> None:
+    def __init__(self, cache: Cache, refs: dict[str, AudioRef], cached: int = 0) -> None:
         self.cache, self.refs = cache, refs
+        self.cached = cached  # lines found whole in the cache (the rest were spoken)
         self.lengths = {text: ref.length for text, ref in refs.items()}
 
     def __getitem__(self, text: str) -> Samples:
