@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import webvtt
 
-from conftest import TESTS
+from conftest import TESTS, without_progress
 from measure import RATE, decode, ebur128, silent_run
 from psoas_audio import files
 from psoas_audio.cache import HEADER
@@ -60,9 +60,10 @@ def start(
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
+    """The exit code, stdout and stderr (without the progress lines)."""
     out, err = process.communicate(timeout=timeout)
     assert "Traceback" not in out + err, err
-    return process.returncode, out, err
+    return process.returncode, out, without_progress(err)
 
 
 def run(*args: str | Path, cache: Path, **kwargs: Any) -> tuple[int, str, str]:
@@ -79,10 +80,11 @@ def test_an_interrupt_at_any_moment_of_a_cold_build_leaves_the_old_mp3_whole(
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "mini.mp3"
-    started = time.monotonic()
-    code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / "c0")
-    assert code == 0, err
-    cold = time.monotonic() - started
+    for cache in ("c0", "c1"):  # the first one also compiles modules: time the second
+        started = time.monotonic()
+        code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / cache)
+        assert code == 0, err
+        cold = time.monotonic() - started
     outcomes = []
     for index in range(12):  # SIGINT and SIGTERM, spread over the whole cold build
         target.write_bytes(OLD_MP3)
