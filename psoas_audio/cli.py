@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,7 +22,7 @@ from .ambience import STYLES
 from .durations import format_clock, parse_length, short_clock
 from .errors import PsoasError, UsageError, did_you_mean
 from .level import TARGET_LUFS
-from .pcm import to_seconds
+from .pcm import SAMPLE_RATE, to_seconds
 from .profile import LOUDEST_LUFS, QUIETEST_LUFS, Profile, load_profile
 from .routine import RoutineFile
 from .speech import list_voices
@@ -216,31 +217,78 @@ def _options(
     )
 
 
+# Of what is left of a build's bar, the share each stage fills as it goes; encoding takes
+# nearly all the rest, so the bar only moves forward, whichever stages a build goes through.
+STAGE_SHARE = {"speaking": 0.3, "leveling": 0.25, "encoding": 0.9}
+BAR_UNITS = 1000
+
+
 class _Display:
-    """Progress bars on stderr when a person is watching; notices and results either way."""
+    """One build's progress on stderr, and its notices.
+
+    On a terminal, one bar per build that only moves forward through its stages (speaking
+    n/N lines, leveling, encoding by seconds of audio), with the time left. Elsewhere (CI,
+    cron, a batch's log), with `lines`, one plain line per stage with its time. `quiet`
+    shows nothing but errors.
+    """
 
     def __init__(
-        self, session: _Session, progress: Progress | None, label: str, batch: bool = False
+        self,
+        session: _Session,
+        progress: Progress | None,
+        label: str,
+        batch: bool = False,
+        *,
+        lines: bool = False,
+        quiet: bool = False,
     ) -> None:
         self.session, self.progress, self.label, self.batch = session, progress, label, batch
+        self.lines, self.quiet = lines and progress is None and not quiet, quiet
         self.task: TaskID | None = None
+        self._stage: tuple[str, int, float] | None = None  # name, total, since when
+        self._span = (0.0, 0.0)  # where the stage's part of the bar starts, and its length
+        self._done = 0.0  # of the bar, in BAR_UNITS
 
     def start(self, stage: str, total: int) -> None:
-        if self.progress is None:
+        total = max(total, 1)
+        if self._stage is not None and self._stage[0] == stage:  # the same stage goes on
+            self._stage = (stage, total, self._stage[2])
             return
-        description, total = f"{self.label}: {stage}", max(total, 1)
-        if self.task is None:
-            self.task = self.progress.add_task(description, total=total)
-        else:  # the same line, so a batch's lines stay in their places
-            self.progress.reset(self.task, total=total, description=description)
+        self._stage_done()
+        self._stage = (stage, total, time.monotonic())
+        share = STAGE_SHARE.get(stage.split()[0], 0.5)
+        self._span = (self._done, (BAR_UNITS - self._done) * share)
+        self._show(stage, 0, total)
 
     def update(self, done: int) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=done)
+        if self._stage is not None:
+            self._show(self._stage[0], done, self._stage[1])
+
+    def _show(self, stage: str, done: int, total: int) -> None:
+        start, length = self._span
+        self._done = max(self._done, start + length * min(done / total, 1.0))
+        if self.progress is None:
+            return
+        description = f"{self.label}: {stage}{_amount(stage, done, total)}"
+        if self.task is None:
+            self.task = self.progress.add_task(description, total=BAR_UNITS)
+        self.progress.update(self.task, completed=self._done, description=description)
+
+    def _stage_done(self) -> None:
+        if self._stage is not None and self.lines:
+            stage, total, since = self._stage
+            took = time.monotonic() - since
+            line = f"{self.label}: {stage}{_amount(stage, total, total)} {took:.1f}s"
+            stderr.print(line, markup=False, soft_wrap=True)
+        self._stage = None
+
+    def close(self) -> None:
+        """The build is done: the last stage's line."""
+        self._stage_done()
 
     def notice(self, message: str) -> None:
         self.session.notices.append(message)
-        if len(self.session.notices) == 1:  # the first in full; the rest are counted
+        if len(self.session.notices) == 1 and not self.quiet:  # the first in full
             (self.progress.console if self.progress else stderr).print(
                 f"note: {message}", markup=False, soft_wrap=True
             )
@@ -250,19 +298,35 @@ class _Display:
         if voice not in self.session.voices:
             self.session.voices.add(voice)
             measured = f" (its lines measure {pace:.0f} wpm)" if pace and not self.batch else ""
-            (self.progress.console if self.progress else stderr).print(
-                f"voice: {voice}{measured}", markup=False, soft_wrap=True
-            )
+            if not self.quiet:
+                (self.progress.console if self.progress else stderr).print(
+                    f"voice: {voice}{measured}", markup=False, soft_wrap=True
+                )
 
     def written(self, path: Path) -> None:
+        self._stage_done()
         if self.session.hidden is None or self.session.hidden not in path.parents:
             self.session.written.append(path)
 
 
+def _amount(stage: str, done: int, total: int) -> str:
+    """How far a stage is, in its own units: lines spoken, or audio encoded."""
+    if stage.startswith("speaking"):
+        return f" {done}/{total} lines" if done < total else f" {total} lines"
+    if stage.startswith("encoding"):
+        whole = short_clock(total / SAMPLE_RATE)
+        return (
+            f" {short_clock(done / SAMPLE_RATE)} of {whole}"
+            if done < total
+            else f" {whole} of audio"
+        )
+    return ""
+
+
 @contextmanager
-def _bars() -> Iterator[Progress | None]:
+def _bars(quiet: bool = False) -> Iterator[Progress | None]:
     """Progress bars on stderr, only when a person is watching."""
-    if not sys.stderr.isatty():
+    if quiet or not sys.stderr.isatty():
         yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
@@ -271,9 +335,13 @@ def _bars() -> Iterator[Progress | None]:
 
 
 @contextmanager
-def _display(session: _Session, label: str) -> Iterator[_Display]:
-    with _bars() as bars:
-        yield _Display(session, bars, label)
+def _display(
+    session: _Session, label: str, *, lines: bool = False, quiet: bool = False
+) -> Iterator[_Display]:
+    with _bars(quiet) as bars:
+        display = _Display(session, bars, label, lines=lines, quiet=quiet)
+        yield display
+        display.close()
 
 
 @app.command(
@@ -312,12 +380,20 @@ def build(
         bool, typer.Option("--lrc", help="Also write STEM.lrc (synced lyrics for music players).")
     ] = False,
     jobs: JobsOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the result: no voice, no progress.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Also print the figures: loudness, peak, cache hits."),
+    ] = False,
 ) -> None:
     """Build routines (files, or folders of *.yaml) into MP3s with .vtt transcripts.
 
     One routine prints its path and length. Several are a batch: built in parallel, a table of
     what was built, and a playlist.m3u beside the MP3s; a broken routine is reported and the
-    others still build (the exit code is then 1).
+    others still build (the exit code is then 1). Progress goes to stderr: a bar on a
+    terminal, else a line per stage with its time.
     """
     with _reported() as session:
         options = replace(
@@ -325,17 +401,22 @@ def build(
             transcript=transcript,
             lrc=lrc,
         )
+        if quiet and verbose:
+            raise UsageError("--quiet and --verbose: choose one")
         paths = _routine_files(routines)
         targets = _targets(paths, output)
         if len(paths) > 1:
-            _build_batch(session, paths, targets, options, jobs or os.cpu_count() or 1)
+            _build_batch(session, paths, targets, options, jobs or os.cpu_count() or 1, quiet)
             return
         [source] = _check_all(paths, options)
         for path, kind in pipeline.outputs(targets[0], options):  # before any speech work
             files.output_target(path, kind, force=force)
-        with _display(session, source.path.name) as display:
+        with _display(session, source.path.name, lines=True, quiet=quiet) as display:
             built = pipeline.build(source, targets[0], options, display)
         typer.echo(f"{built.output}  {format_clock(built.seconds)}")
+        if verbose:
+            for line in _figures(built):
+                stderr.print(line, markup=False, soft_wrap=True)
 
 
 @app.command(
@@ -478,15 +559,31 @@ def _routine_files(given: list[Path]) -> list[Path]:
     return paths
 
 
+def _figures(built: pipeline.Built) -> list[str]:
+    """What --verbose adds: the track as metered, and what the cache saved."""
+    found = [f"  lines: {built.distinct} distinct, {built.cached} from the cache, "
+             f"{built.distinct - built.cached} spoken"]  # fmt: skip
+    measured = built.measured
+    if measured is None:
+        found.append("  loudness: not metered (a build of this version left no figures)")
+    else:
+        found.append(
+            f"  loudness: {measured.lufs:.1f} LUFS, peak {measured.peak_db:.1f} dBFS "
+            "(the MP3 as its first build metered it; later builds reuse its gains)"
+        )
+    return found
+
+
 def _build_batch(
     session: _Session,
     paths: list[Path],
     targets: list[Path],
     options: pipeline.Options,
     workers: int,
+    quiet: bool = False,
 ) -> None:
     """Every good routine built in parallel; every broken one reported; exit 1 if any was."""
-    rows, _, written = _batch(session, paths, targets, options, workers)
+    rows, _, written = _batch(session, paths, targets, options, workers, lines=True, quiet=quiet)
     typer.echo(_table([rows[path] for path in paths], [written] if written else []))
     if any(row[1] == "failed" for row in rows.values()):
         raise typer.Exit(1)
@@ -501,6 +598,9 @@ def _batch(
     targets: list[Path],
     options: pipeline.Options,
     workers: int,
+    *,
+    lines: bool = False,
+    quiet: bool = False,
 ) -> tuple[dict[Path, Row], list[batch.Outcome], Path | None]:
     """The batch built: a table row per routine, what each build did, and the playlist."""
     playlist = targets[0].parent / batch.PLAYLIST
@@ -523,8 +623,9 @@ def _batch(
         jobs.append(batch.Job(path, target, place))
     written, outcomes = None, []
     if jobs:
-        with files.output_folder(targets[0].parent), _bars() as bars:
-            displays = [_Display(session, bars, job.path.name, batch=True) for job in jobs]
+        with files.output_folder(targets[0].parent), _bars(quiet) as bars:
+            displays = [_Display(session, bars, job.path.name, batch=True, lines=lines, quiet=quiet)
+                        for job in jobs]  # fmt: skip
             outcomes = batch.build_all(jobs, options, workers, displays.__getitem__)
             written = batch.write_playlist(targets[0].parent, outcomes)
         for outcome in outcomes:

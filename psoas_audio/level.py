@@ -104,6 +104,7 @@ class Levels:
 
 
 Source = tuple[str, str]  # ("speech", text) or ("chime", style)
+Progress = Callable[[int, int], None]  # (done, total)
 Plays = Counter[tuple[Source, float]]  # (source, event gain) -> times played
 
 
@@ -130,7 +131,10 @@ class Leveler:
         self._processed = lru_cache(maxsize=16)(self._process)  # repeats play back to back
 
     def encode_on_target(
-        self, timeline: Timeline, encode: Callable[[Levels, bool], Measured | None]
+        self,
+        timeline: Timeline,
+        encode: Callable[[Levels, bool], Measured | None],
+        progress: Progress | None = None,
     ) -> Levels:
         """Encode the track with its levels until the measured MP3 is on target (a few tries).
 
@@ -142,17 +146,19 @@ class Leveler:
         Once verified, a track's gains are reused with no measuring at all, and missed() says
         if even the last try fell short.
         """
-        levels = self.levels(timeline)
+        levels = self.levels(timeline, progress)
         for attempt in range(MAX_ENCODES):
             measured = encode(levels, not levels.gains.verified)
             if levels.gains.verified or measured is None:
                 break
-            levels = self._verify(levels, timeline, measured, last=attempt == MAX_ENCODES - 1)
+            levels = self._verify(
+                levels, timeline, measured, last=attempt == MAX_ENCODES - 1, progress=progress
+            )
             if levels.gains.verified:
                 break  # the file just encoded is on target, or as close as it will come
         return levels
 
-    def levels(self, timeline: Timeline) -> Levels:
+    def levels(self, timeline: Timeline, progress: Progress | None = None) -> Levels:
         """This track's gains: remembered once verified, else estimated for the target."""
         plays = self._plays(timeline)
         key = self.cache.key(
@@ -164,11 +170,18 @@ class Leveler:
         if gains is None:  # start from the shift this voice's last build measured, if any
             shift = self.cache.load_value(self._shift_key, EncoderShift)
             expected = shift.shift if shift else TYPICAL_SHIFT_LU
-            gains = self._measure(plays, self.target - expected, self.ceiling)
+            gains = self._measure(plays, self.target - expected, self.ceiling, progress)
             _give_back_memory()
         return Levels(gains, key)
 
-    def _verify(self, levels: Levels, timeline: Timeline, measured: Measured, last: bool) -> Levels:
+    def _verify(
+        self,
+        levels: Levels,
+        timeline: Timeline,
+        measured: Measured,
+        last: bool,
+        progress: Progress | None = None,
+    ) -> Levels:
         """Levels after measuring the encoded track: kept if on target, else re-aimed."""
         gains = levels.gains
         loud_enough = abs(measured.lufs - self.target) <= TOLERANCE_LU
@@ -184,7 +197,7 @@ class Leveler:
             pcm_target = self.target - shift
         if not peaks_held:
             ceiling -= measured.peak_db - TRUE_PEAK_DBTP + PEAK_MARGIN_DB
-        gains = self._measure(self._plays(timeline), pcm_target, ceiling)
+        gains = self._measure(self._plays(timeline), pcm_target, ceiling, progress)
         _give_back_memory()
         return Levels(gains, levels.key)
 
@@ -213,7 +226,9 @@ class Leveler:
     def _signal(self, clip: _Speech) -> Signal:
         return _float(self.raw(clip.source)) * np.float32(10 ** (clip.event_gain / 20))
 
-    def _measure(self, plays: Plays, pcm_target: float, ceiling: float) -> Gains:
+    def _measure(
+        self, plays: Plays, pcm_target: float, ceiling: float, progress: Progress | None = None
+    ) -> Gains:
         """The gains that bring the limited track to target; clips are read one at a time.
 
         For each track gain tried, the chimes are set so that their loudest short-term
@@ -221,7 +236,19 @@ class Leveler:
         tames speech peaks but hardly a bell), and the whole track is measured. The gain is
         then found by the secant method: a few passes over the speech, none over the chimes,
         whose loudness simply follows their gain.
+
+        progress(done, total) counts clips measured: each once, then its peaks, then passes.
         """
+        total = 3 * len(plays)
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done = min(done + count, total)
+            if progress:
+                progress(done, total)
+
+        advance(0)
         with interrupts.deferred():  # an interrupt inside an extension's import breaks it
             from .loudness import (
                 Peaks,
@@ -244,6 +271,7 @@ class Leveler:
             else:
                 hops = weighted_hops(signal)
                 speech.append(_Speech(source, event_gain, count, hops, *from_hops(hops)))
+            advance(1)
         loudest_chime = max((c[2] for c in chimes), default=float("-inf"))
         kept = 0  # peak samples remembered, within PEAKS_KEPT
 
@@ -261,6 +289,8 @@ class Leveler:
                     clip.peaks = None
                 else:
                     kept += len(clip.peaks.where)
+                advance(1)
+            advance(len(plays) - len(speech))
 
         def limited(clip: _Speech, signal: Signal, gain: float) -> Signal:
             """The clip at this gain, limited: from its remembered peaks while they reach."""
@@ -295,6 +325,7 @@ class Leveler:
                 chime_gain = min(0.0, voice - CHIME_BELOW_VOICE_LU - (loudest_chime + track))
             scale = 10 ** ((track + chime_gain) / 10)
             blocks += [(powers * scale, count) for powers, count, _ in chimes]
+            advance(len(plays) // 3)  # a pass: the search takes about three
             return integrated(blocks), chime_gain
 
         unlimited, _ = heard(None)
@@ -312,6 +343,7 @@ class Leveler:
             tried = (gain, measured)
             gain += step
             measured, chime_gain = heard(gain)
+        advance(total)
         return Gains(
             gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target,
             pcm_lufs=measured if np.isfinite(measured) else pcm_target, ceiling_dbtp=ceiling,

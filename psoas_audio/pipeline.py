@@ -117,6 +117,28 @@ class _Silent:
         pass
 
 
+class _Again:
+    """A reporter for the lines spoken again at a corrected pace: its stages say so."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def start(self, stage: str, total: int) -> None:
+        self.reporter.start(f"{stage} again", total)
+
+    def update(self, done: int) -> None:
+        self.reporter.update(done)
+
+    def notice(self, message: str) -> None:
+        self.reporter.notice(message)
+
+    def speaking(self, voice: str, pace: float) -> None:
+        self.reporter.speaking(voice, pace)
+
+    def written(self, path: Path) -> None:
+        self.reporter.written(path)
+
+
 @dataclass(frozen=True)
 class Planned:
     source: RoutineFile
@@ -150,6 +172,9 @@ class Built:
     tags: Tags | None = None  # as written into the MP3: what a published page shows too
     lines: tuple[tuple[float, str], ...] = ()  # (start in seconds, text) of each spoken line
     language: str | None = None
+    measured: Measured | None = None  # the MP3 as metered (on its first build)
+    distinct: int = 0  # distinct spoken lines
+    cached: int = 0  # of them, found in the cache
 
 
 def check(path: Path, options: Options = Options()) -> RoutineFile:
@@ -251,19 +276,25 @@ def _planned_with(
     routine of unusually long or short words, can speak well off the rate asked for.
     """
     with Speaker(request, cache, options.timeout) as speaker:
+        said = [cue.text for cue in expand(source.routine) if isinstance(cue, Speak)]
+        reporter.start("speaking", len(set(said)))  # the probe is the stage's first part
+        speaker.probe(said, PACE_WITHIN)
         target = _target(source, options)
         for attempt in range(3):
+            told = reporter if attempt == 0 else _Again(reporter)
             if target is None:
-                planned = _lay_out(source, speaker, options, reporter)
+                planned = _lay_out(source, speaker, options, told)
             else:
-                planned = _fitted(source, *target, speaker, options, reporter)
-            words = sum(len(e.text.split()) for e in planned.timeline.events if e.role == "say")
+                planned = _fitted(source, *target, speaker, options, told)
+            lines = [e for e in planned.timeline.events if e.kind == "speech" and e.role == "say"]
+            words = sum(len(e.text.split()) for e in lines)
             pace = planned.timeline.pace()
             if attempt == 2 or words < PACE_MIN_WORDS or not pace:
                 break
             if abs(pace / request.rate - 1) <= PACE_WITHIN:
                 break
-            speaker.correct_pace(request.rate / pace)
+            seconds = to_seconds(sum(e.length for e in lines))
+            speaker.correct_pace(speaker.speed_for([e.text for e in lines], seconds))
         return replace(planned, voice=speaker.voice())
 
 
@@ -519,8 +550,12 @@ def build(
                                    measure=measure)  # fmt: skip
             return None if found is None else Measured(lufs=found[0], peak_db=found[1])
 
-        reporter.start("leveling", 1)
-        levels = leveler.encode_on_target(timeline, encode)
+        def leveling(done: int, total: int) -> None:
+            if done == 0:  # only when there is leveling to do: a warm build has none
+                reporter.start("leveling", total)
+            reporter.update(done)
+
+        levels = leveler.encode_on_target(timeline, encode, leveling)
         shortfall = missed(levels.gains, options.loudness)
         if shortfall and not any(e.kind != "silence" for e in timeline.events):
             shortfall = "the track has no voice and no chime: nothing to bring to a loudness"
@@ -549,7 +584,8 @@ def build(
     routine = source.routine
     lines = tuple((to_seconds(e.start), e.text) for e in spoken(timeline))
     return Built(output, timeline.seconds, written, routine.title, routine.author, tags, lines,
-                 routine.language)  # fmt: skip
+                 routine.language, levels.gains.measured, len(planned.speech.refs),
+                 planned.speech.cached)  # fmt: skip
 
 
 class _Cover(BaseModel):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -48,3 +49,16 @@ def write(tmp_path: Path) -> Writer:
         return path
 
     return _write
+
+
+PROGRESS = re.compile(r".+: (speaking|leveling|encoding)( again)?\b.* \d+\.\ds")
+
+
+def without_progress(stderr: str) -> str:
+    """stderr without the lines a build prints per stage when it is not on a terminal."""
+    kept = [
+        line
+        for line in stderr.splitlines(keepends=True)
+        if not PROGRESS.fullmatch(line.rstrip("\n"))
+    ]
+    return "".join(kept)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ROOT, TESTS
+from conftest import ROOT, TESTS, without_progress
 from psoas_audio.cli import app
 
 runner = CliRunner()
@@ -87,7 +87,7 @@ def assert_refused_alike(routine: Path, tmp_path: Path, *extra: str) -> str:
         assert isinstance(result.exception, SystemExit), f"{command}: {result.exception!r}"
         assert "Traceback" not in result.stdout + result.stderr
         assert result.stderr.strip(), f"{command} gave no message"
-        messages[command] = result.stderr
+        messages[command] = without_progress(result.stderr)
         assert not out.exists(), f"{command} wrote {sorted(out.rglob('*'))}"
         if before is not None:
             assert routine.read_bytes() == before

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import TESTS, Writer
+from conftest import PROGRESS, TESTS, Writer
 from psoas_audio import pipeline
 from psoas_audio.cli import app
 
@@ -252,3 +252,53 @@ def test_voices_can_be_filtered_by_language() -> None:
     code, out, err = run("voices", "--engine", "fake", "--language", "de")
     assert code == 1 and out == ""
     assert err.startswith("the fake engine has no voice for language 'de'")
+
+
+def test_a_build_off_a_terminal_prints_a_line_per_stage_quiet_none_and_verbose_its_figures(
+    tmp_path: Path,
+) -> None:
+    """CI, cron and batch logs see each stage with its time; a bar is for terminals only."""
+    target = tmp_path / "mini.mp3"
+    code, out, err = run("build", GOOD, "--engine", "fake", "-o", target, "--verbose")
+    assert code == 0 and out == f"{target}  00:59\n"
+    stages = [line for line in err.splitlines() if PROGRESS.fullmatch(line)]
+    names = [line.split(": ")[1].rsplit(" ", 1)[0] for line in stages]
+    assert names[0] == "speaking 7 lines" and names[-2:] == ["leveling", "encoding 0:59 of audio"]
+    assert all(line.startswith("lunge-mini.yaml: ") for line in stages)
+    assert "  lines: 7 distinct, 0 from the cache, 7 spoken" in err
+    assert "  loudness: -16." in err
+    code, out, err = run("build", GOOD, "--engine", "fake", "-o", target, "-v")  # warm
+    names = [line.split(": ")[1].rsplit(" ", 1)[0] for line in err.splitlines()
+             if PROGRESS.fullmatch(line)]  # fmt: skip
+    assert names[-1] == "encoding 0:59 of audio" and "leveling" not in names  # nothing to level
+    assert "  lines: 7 distinct, 7 from the cache, 0 spoken" in err
+    code, out, err = run("build", GOOD, "--engine", "fake", "-o", target, "--quiet")
+    assert code == 0 and out == f"{target}  00:59\n" and err == ""
+    code, _, err = run("build", GOOD, "-o", target, "-q", "-v")
+    assert code == 1 and "--quiet and --verbose: choose one" in err
+
+
+def test_a_builds_bar_only_moves_forward_whatever_its_stages() -> None:
+    from rich.progress import Progress
+
+    from psoas_audio.cli import BAR_UNITS, _Display, _Session
+
+    with Progress(disable=True) as progress:
+        display = _Display(_Session(), progress, "r.yaml")
+        seen: list[float] = []
+
+        def step(stage: str, total: int, *done: int) -> None:
+            display.start(stage, total)
+            for count in done:
+                display.update(count)
+                seen.append(progress.tasks[0].completed)
+
+        step("speaking", 10, 0, 5, 10)
+        step("speaking", 10, 0, 10)  # a fit lays the plan out again: the same stage goes on
+        step("speaking again", 10, 0, 4, 10)
+        step("leveling", 30, 0, 30)
+        step("leveling", 30, 0, 30)  # re-aimed after the MP3 was metered
+        step("encoding", 1000, 0, 500, 1000)
+        step("encoding again", 1000, 0, 1000)
+    assert seen == sorted(seen) and seen[1] > 0 and seen[-1] <= BAR_UNITS
+    assert seen[-1] > seen[-3]  # the second encode still moved it
