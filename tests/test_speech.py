@@ -259,3 +259,6 @@ def test_a_routine_far_off_the_pace_is_probed_first_so_its_lines_are_spoken_abou
     said = [line.split("|")[2] for line in spoken(engine_log)]
     assert len(set(said)) == 50 + 1  # "said slowly." is one clause for every line
     assert len(said) <= 51 + 12 + 1  # the probe's twelve lines, and its own clause, twice
+    engine_log.unlink()
+    again = plan_routine(check(write("r.yaml", f"title: T\nsteps:\n{lines}"), options), options)
+    assert spoken(engine_log) == [] and again.timeline == planned.timeline  # the same speed

@@ -37,7 +37,7 @@ from .process import EngineProcess
 
 DEFAULT_TIMEOUT = 60.0  # seconds for the engine to start or answer, before the text's share
 SECONDS_PER_CHARACTER = 0.05  # more time for longer lines: 1,000 characters get 50 s more
-PROBE_FROM, PROBE_LINES = 40, 12  # lines to speak before a pace is probed; lines it speaks
+PROBE_FROM, PROBE_LINES = 40, 12  # distinct lines for a pace to be probed; lines it speaks
 CLAUSES_PER_ENGINE = 6  # fewer missing clauses than this per extra engine: not worth starting it
 
 Progress = Callable[[int, int], None]
@@ -97,13 +97,16 @@ class Speaker:
         clauses, another language's voice).
 
         `said` is every line as the routine says it, repeats included. Only for a routine
-        with many lines to speak; a warm or short one is checked after it is laid out.
+        of many lines with any to speak (a short one is checked after it is laid out); the
+        same lines, whatever is cached, so the next build comes to the same speed.
         """
-        missing = [text for text in dict.fromkeys(said) if self._cached(text) is None]
-        if len(missing) < PROBE_FROM:
+        distinct = list(dict.fromkeys(said))
+        if len(distinct) < PROBE_FROM or all(self._cached(text) for text in distinct):
             return
         times = Counter(said)  # the lines that weigh most in the pace: said often, or long
-        sample = sorted(missing, key=lambda text: -times[text] * len(text.split()))[:PROBE_LINES]
+        # From every line, not only the missing ones: the next build draws the same sample
+        # (now cached), comes to the same speed, and finds its clips.
+        sample = sorted(distinct, key=lambda text: -times[text] * len(text.split()))[:PROBE_LINES]
         lengths = self.clips(sample).lengths
         heard = [text for text in sample for _ in range(times[text])]
         seconds = to_seconds(sum(lengths[text] * times[text] for text in sample))
