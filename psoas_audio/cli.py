@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import sys
@@ -35,10 +36,43 @@ from .yamlsource import control_character
 
 app = typer.Typer(
     help="Compile YAML body-work routines into voice-guided MP3s with exact silences.",
-    no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+def _placeholder_only(self: typer.core.TyperArgument, ctx: object) -> str | None:
+    """An argument's help shows its placeholder (ROUTINE), not its Python type."""
+    return None
+
+
+def _usage_name(self: typer.core.TyperArgument) -> str:
+    """ROUTINE... in the usage line, as manuals write it (Typer writes {ROUTINE}...)."""
+    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+# Typer prints each argument's annotation beside it ("ROUTINE <list[Path]>"): not for users.
+typer.core.TyperArgument.display_type_rich = _placeholder_only  # type: ignore[method-assign,assignment]
+typer.core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
+    ] = False,
+) -> None:
+    """Compile YAML body-work routines into voice-guided MP3s with exact silences."""
+    if version:
+        typer.echo(f"psoas-audio {importlib.metadata.version('psoas-audio')}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:  # bare psoas-audio: the help, and no error
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
 stderr = Console(stderr=True, highlight=False)
 
 # readable=False: an unreadable file is our one-line error, not Click's usage block.
@@ -65,7 +99,9 @@ EngineOpt = Annotated[
         show_default=False,
     ),
 ]
-VoiceOpt = Annotated[str | None, typer.Option("--voice", help="Voice id or name (see 'voices').")]
+VoiceOpt = Annotated[
+    str | None, typer.Option("--voice", metavar="VOICE", help="Voice id or name (see 'voices').")
+]
 RateOpt = Annotated[
     int | None,
     typer.Option(
@@ -101,7 +137,9 @@ AmbienceOpt = Annotated[
 ]
 JobsOpt = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, help="Routines built at once [default: the cores]."),
+    typer.Option(
+        "--jobs", "-j", metavar="N", min=1, help="Routines built at once [default: the cores]."
+    ),
 ]
 ProfileOpt = Annotated[
     Path | None,
@@ -356,7 +394,10 @@ def build(
     output: Annotated[
         str | None,  # a str, so that a trailing "/" (a folder) survives
         typer.Option(
-            "-o", "--output", help="MP3 path, or a folder ending in / [default: output/STEM.mp3]."
+            "-o",
+            "--output",
+            metavar="PATH",
+            help="MP3 path, or a folder ending in / [default: output/STEM.mp3].",
         ),
     ] = None,
     sets: Sets = None,
@@ -440,11 +481,19 @@ def publish(
         ),
     ] = None,
     title: Annotated[
-        str | None, typer.Option("--title", help="The site's and feed's title.", show_default=False)
+        str | None,
+        typer.Option(
+            "--title", metavar="TEXT", help="The site's and feed's title.", show_default=False
+        ),
     ] = None,
     description: Annotated[
         str | None,
-        typer.Option("--description", help="A sentence about the collection.", show_default=False),
+        typer.Option(
+            "--description",
+            metavar="TEXT",
+            help="A sentence about the collection.",
+            show_default=False,
+        ),
     ] = None,
     sets: Sets = None,
     engine: EngineOpt = None,
@@ -862,7 +911,8 @@ def voices(
         str, typer.Option(metavar="ENGINE", help="auto, piper or pyttsx3 [default: auto].")
     ] = AUTO,
     language: Annotated[
-        str | None, typer.Option(help="Only voices for this language code, e.g. de or en-gb.")
+        str | None,
+        typer.Option(metavar="CODE", help="Only voices for this language code, e.g. de or en-gb."),
     ] = None,
 ) -> None:
     """List the voices an engine offers on this machine (auto: the engine a routine in this

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -302,3 +304,17 @@ def test_a_builds_bar_only_moves_forward_whatever_its_stages() -> None:
         step("encoding again", 1000, 0, 1000)
     assert seen == sorted(seen) and seen[1] > 0 and seen[-1] <= BAR_UNITS
     assert seen[-1] > seen[-3]  # the second encode still moved it
+
+
+def test_bare_psoas_audio_shows_help_and_version_says_which() -> None:
+    code, out, _ = run()
+    assert code == 0 and "[OPTIONS] COMMAND" in out.splitlines()[0] and "  build " in out
+    code, out, _ = run("--version")
+    assert code == 0 and out.strip() == f"psoas-audio {importlib.metadata.version('psoas-audio')}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_placeholders_not_python_types(command: str) -> None:
+    code, out, _ = run(command, "--help")
+    assert code == 0 and not re.search(r"<[A-Za-z]", out), out  # no <str>, <list[Path]>
+    assert "{" not in out.splitlines()[0]  # ROUTINE..., not {ROUTINE}...
