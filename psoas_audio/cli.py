@@ -21,7 +21,7 @@ from . import authoring, batch, files, interrupts, pipeline
 from . import publish as publishing
 from .ambience import STYLES
 from .durations import format_clock, parse_length, short_clock
-from .errors import PsoasError, UsageError, did_you_mean
+from .errors import ChecksFailed, NotPublished, PsoasError, UsageError, did_you_mean
 from .level import TARGET_LUFS
 from .pcm import SAMPLE_RATE, to_seconds
 from .profile import LOUDEST_LUFS, QUIETEST_LUFS, Profile, load_profile
@@ -576,7 +576,7 @@ def _publish(
         table = [(rows[p][0].replace(str(staging), str(site)), *rows[p][1:]) for p in paths]
         if any(row[1] == "failed" for row in table):
             typer.echo(_table(table, []))
-            raise PsoasError(
+            raise NotPublished(
                 "nothing was published: every routine must build; the site is as it was"
             )
         tracks = [publishing.Track(o.job.target.stem, o.built, o.size) for o in outcomes if o.built]
@@ -745,7 +745,7 @@ def _check_all(
             if session is not None:
                 typer.echo(f"{path}: ok")
     if failures:
-        raise PsoasError("\n".join(failures))
+        raise ChecksFailed("\n".join(failures))
     return sources
 
 

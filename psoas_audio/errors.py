@@ -63,6 +63,10 @@ class EngineError(PsoasError):
     """The speech engine is missing, failed, hung, or lacks the voice asked for."""
 
 
+class UnknownVoice(EngineError):
+    """The engine has no such voice (pyttsx3 would silently keep speaking with another)."""
+
+
 class CacheError(PsoasError):
     """The cache folder cannot be written, or an entry a build was using changed under it."""
 
@@ -73,6 +77,14 @@ class OutputError(PsoasError):
 
 class EncodeError(PsoasError):
     """ffmpeg is missing or failed to write the MP3."""
+
+
+class ChecksFailed(PsoasError):
+    """Several routines were refused: each one's message, one after another."""
+
+
+class NotPublished(PsoasError):
+    """A routine of a site did not build, so nothing of the site changed."""
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

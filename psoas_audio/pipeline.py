@@ -24,7 +24,7 @@ from .cache import Cache
 from .chime import chime
 from .cover import CoverError, cover_from_file, generated_cover
 from .durations import MAX_TRACK_SECONDS, is_range, short_clock, tenths_clock
-from .errors import PlanError, Problem, RoutineError
+from .errors import PlanError, Problem, RoutineError, UnknownVoice
 from .export import DEFAULT_BITRATE, encode_mp3, encoded_size
 from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
@@ -32,7 +32,7 @@ from .pcm import Samples, quantize, to_seconds
 from .render import ahead, render
 from .routine import RoutineFile, load_routine, require_cues_fit, spoken_problem
 from .speech import Speaker, VoiceRequest
-from .speech.engine import AUTO, UnknownVoice, check_engine, choose_engine
+from .speech.engine import AUTO, check_engine, choose_engine
 from .speech.process import EngineStartError
 from .speech.speaker import DEFAULT_TIMEOUT, Clips, Voice
 from .tags import Tags, write_tags

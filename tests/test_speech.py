@@ -12,10 +12,11 @@ from conftest import Writer
 from fakes import ENGINE_RATE, SECONDS_PER_CHARACTER
 from psoas_audio import CacheError, EngineError, Options, RoutineError, check, plan_routine
 from psoas_audio.cache import Cache
+from psoas_audio.errors import UnknownVoice
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.speech import Speaker, VoiceRequest
 from psoas_audio.speech import engine as engine_module
-from psoas_audio.speech.engine import ENGINES, UnknownVoice, choose_engine, engine_path
+from psoas_audio.speech.engine import ENGINES, choose_engine, engine_path
 from psoas_audio.speech.process import EngineProcess
 
 

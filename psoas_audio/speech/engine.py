@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from ..errors import EngineError, did_you_mean
+from ..errors import EngineError, UnknownVoice, did_you_mean
 from .pace import DEFAULT_WPM
 
 
@@ -115,10 +115,6 @@ def engine_class(path: str) -> type[Engine]:
 
 def create_engine(path: str) -> Engine:
     return engine_class(path)()
-
-
-class UnknownVoice(EngineError):
-    """The engine has no such voice (pyttsx3 would silently keep speaking with another)."""
 
 
 def speaks(voice: VoiceInfo, language: str) -> bool:
