@@ -13,8 +13,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,15 @@ def default_cache_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_cache_dir("psoas-audio"))
+
+
+ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Usage:
+    entries: int
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,40 @@ class Cache:
         """A key for a derived value: every input's content hash and every setting that matters."""
         fields |= {"format": FORMAT, "sample_rate": SAMPLE_RATE}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+    # -- what is in it -------------------------------------------------------------------------
+
+    def usage(self) -> Usage:
+        """How many entries the cache holds, and their bytes."""
+        sizes = [info.st_size for _, info in self._entries()]
+        return Usage(len(sizes), sum(sizes))
+
+    def prune(self, unused_days: float | None = None) -> Usage:
+        """Remove the entries not read or written for `unused_days` (all of them for None);
+        what was removed. Only entries are touched: nothing else in the folder is ours.
+
+        "Read" is as the file system keeps it (with relatime, to within a day). A build
+        running meanwhile finds a removed entry missing and makes it again."""
+        cutoff = None if unused_days is None else time.time() - unused_days * 86400
+        removed = Usage(0, 0)
+        for path, info in self._entries():
+            if cutoff is None or max(info.st_atime, info.st_mtime) < cutoff:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed = Usage(removed.entries + 1, removed.bytes + info.st_size)
+        return removed
+
+    def _entries(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """Every entry file: {audio,values}/ab/abcd... (64 hex digits), regular files only."""
+        for kind in ("audio", "values"):
+            with contextlib.suppress(OSError):
+                for shard in sorted((self.folder / kind).iterdir()):
+                    if len(shard.name) != 2 or shard.is_symlink() or not shard.is_dir():
+                        continue
+                    for path in shard.iterdir():
+                        info = path.lstat()
+                        if ENTRY_NAME.fullmatch(path.name) and stat.S_ISREG(info.st_mode):
+                            yield path, info
 
     # -- audio, by content ---------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from . import authoring, batch, files, interrupts, pipeline
 from . import publish as publishing
 from .ambience import STYLES
+from .cache import Cache
 from .durations import format_clock, parse_length, short_clock
 from .errors import ChecksFailed, NotPublished, PsoasError, UsageError, did_you_mean
 from .level import TARGET_LUFS
@@ -934,3 +935,43 @@ def voices(
             if language is None or speaks(voice, language):
                 languages = ",".join(voice.languages)
                 typer.echo(f"{voice.id:<28} {voice.name:<28} {languages}")
+
+
+@app.command(
+    "cache",
+    epilog="Examples:  psoas-audio cache\n\npsoas-audio cache --prune 30\n\n"
+    "psoas-audio cache --clear",
+)
+def cache_command(
+    prune: Annotated[
+        int | None,
+        typer.Option(
+            "--prune",
+            metavar="DAYS",
+            min=0,
+            help="Remove entries no build has read or written for this many days.",
+            show_default=False,
+        ),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove every entry (they are made again as needed).")
+    ] = False,
+) -> None:
+    """Show where the cache of speech, levels and covers is and how big it is; prune or clear it.
+
+    Every voice, rate and loudness adds entries. Removing them is always safe: a build makes
+    what it needs again (a build running meanwhile too). PSOAS_AUDIO_CACHE moves the cache.
+    """
+    with _reported():
+        if prune is not None and clear:
+            raise UsageError("--prune and --clear: choose one")
+        store = Cache()
+        if prune is not None or clear:
+            gone = store.prune(None if clear else prune)
+            typer.echo(f"removed {gone.entries:,} entries ({_megabytes(gone.bytes)})")
+        left = store.usage()
+        typer.echo(f"{store.folder}: {left.entries:,} entries, {_megabytes(left.bytes)}")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"

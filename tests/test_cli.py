@@ -18,7 +18,7 @@ from psoas_audio import pipeline
 from psoas_audio.cli import app
 
 runner = CliRunner()
-COMMANDS = ["build", "plan", "check", "voices", "new", "schema"]
+COMMANDS = ["build", "plan", "check", "voices", "new", "schema", "cache", "publish"]
 GOOD = TESTS / "golden" / "lunge-mini.yaml"
 BAD = TESTS / "bad" / "unknown-step-key.yaml"
 OLD_MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00an older build"  # what a build may replace
@@ -318,3 +318,25 @@ def test_help_shows_placeholders_not_python_types(command: str) -> None:
     code, out, _ = run(command, "--help")
     assert code == 0 and not re.search(r"<[A-Za-z]", out), out  # no <str>, <list[Path]>
     assert "{" not in out.splitlines()[0]  # ROUTINE..., not {ROUTINE}...
+
+
+def test_the_cache_says_where_it_is_and_prunes_only_its_own_old_entries(
+    tmp_path: Path, private_cache: Path
+) -> None:
+    assert run("build", GOOD, "--engine", "fake", "-o", tmp_path / "a.mp3")[0] == 0
+    code, out, _ = run("cache")
+    entries = int(out.split(": ")[1].split(" entries")[0].replace(",", ""))
+    assert code == 0 and out.startswith(f"{private_cache}: ") and entries > 10
+    mine = private_cache / "values" / "notes.txt"  # not an entry: never removed
+    mine.write_text("keep me")
+    old = time.time() - 40 * 86400
+    entry = next((private_cache / "audio").glob("*/*"))
+    os.utime(entry, (old, old))
+    code, out, _ = run("cache", "--prune", "30")
+    assert code == 0 and out.startswith("removed 1 entries") and not entry.exists()
+    code, out, _ = run("cache", "--clear")
+    assert code == 0 and out.splitlines()[1].endswith(": 0 entries, 0.0 MB")
+    assert mine.read_text() == "keep me"
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "b.mp3")
+    assert code == 0, err  # everything made again
+    assert (tmp_path / "a.mp3").stat().st_size == (tmp_path / "b.mp3").stat().st_size
