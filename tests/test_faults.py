@@ -110,6 +110,35 @@ def test_an_interrupt_at_any_moment_of_a_cold_build_leaves_the_old_mp3_whole(
     assert outcomes.count(130) >= 8, outcomes  # most signals landed inside the build
 
 
+# The signal arrives just after an engine's child process is born and before it has been
+# handed its start-up data: the moment CI once caught by chance.
+SIGNAL_AS_AN_ENGINE_IS_BORN = """
+import multiprocessing.util, os, signal
+_spawn = multiprocessing.util.spawnv_passfds
+def spawn_then_signal(path, args, passfds):
+    pid = _spawn(path, args, passfds)
+    if b"spawn_main" in b" ".join(map(os.fsencode, args)):  # not the resource tracker
+        multiprocessing.util.spawnv_passfds = _spawn
+        os.kill(os.getpid(), signal.SIGTERM)
+    return pid
+multiprocessing.util.spawnv_passfds = spawn_then_signal
+"""
+
+
+def test_a_signal_while_an_engine_process_is_born_leaves_no_orphan_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "mini.mp3"
+    target.write_bytes(OLD_MP3)
+    process = start("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / "cache",
+                    prelude=SIGNAL_AS_AN_ENGINE_IS_BORN)  # fmt: skip
+    code, _, err = finish(process, timeout=60)  # an orphaned child would hold stderr open
+    assert code == 130, err
+    assert "nothing was written" in err
+    assert target.read_bytes() == OLD_MP3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "mini.mp3"]
+
+
 def test_a_killed_build_leaves_leftovers_that_the_next_build_removes(tmp_path: Path) -> None:
     routine = tmp_path / "long.yaml"
     routine.write_text("title: Long\nsteps:\n" + "  - hold: 2h\n    say: Hold.\n" * 4)

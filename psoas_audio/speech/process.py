@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .. import interrupts
 from ..errors import EngineError, PsoasError
 from .engine import create_engine
 
@@ -41,7 +42,9 @@ class EngineProcess:
         Started from the main thread, the child is born ignoring SIGINT: a terminal's Ctrl-C
         reaches the whole process group, and one landing while the child was still unpickling
         its start-up data made it print a traceback. (A blocked signal would not do: the child
-        is started with every signal unblocked.) Its engine ignores SIGINT anyway."""
+        is started with every signal unblocked.) Its engine ignores SIGINT anyway. An
+        interrupt of this process while it starts the child waits until the child has its
+        start-up data: cut short there, the child was left without it and printed a traceback."""
         self.name, self.timeout = name, timeout
         self._closing = threading.Lock()  # a worker thread and the main thread may both close
         self._slot = _slots
@@ -54,7 +57,7 @@ class EngineProcess:
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_conn, path), daemon=True)
         try:
-            with _children_ignore_sigint():
+            with interrupts.deferred(), _children_ignore_sigint():
                 self._process.start()
             child_conn.close()
             self.call("ready")
