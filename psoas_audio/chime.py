@@ -75,6 +75,7 @@ TICK = ChimeStyle(
 
 STYLES: dict[str, ChimeStyle] = {"bell": BELL, "bowl": BOWL, "tick": TICK}
 DEFAULT_STYLE = "bell"
+VERSION = 1  # bump when chime() makes different samples, so cached chimes are made again
 
 
 def chime(style: str = DEFAULT_STYLE) -> Signal:

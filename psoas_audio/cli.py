@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import sys
@@ -11,11 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from . import authoring, batch, files, interrupts, pipeline
 from . import publish as publishing
@@ -34,6 +32,9 @@ from .speech.process import EngineStartError
 from .speech.speaker import Voice
 from .timeline import Timeline
 from .yamlsource import control_character
+
+if TYPE_CHECKING:  # rich's progress bars are imported only when a terminal shows them
+    from rich.progress import Progress, TaskID
 
 app = typer.Typer(
     help="Compile YAML body-work routines into voice-guided MP3s with exact silences.",
@@ -67,6 +68,8 @@ def _main(
 ) -> None:
     """Compile YAML body-work routines into voice-guided MP3s with exact silences."""
     if version:
+        import importlib.metadata  # only here: it costs a build 30 ms
+
         typer.echo(f"psoas-audio {importlib.metadata.version('psoas-audio')}")
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:  # bare psoas-audio: the help, and no error
@@ -368,6 +371,8 @@ def _bars(quiet: bool = False) -> Iterator[Progress | None]:
     if quiet or not sys.stderr.isatty():
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         yield progress

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from .errors import PsoasError
+
+if TYPE_CHECKING:  # Pillow is imported only when a cover is made: a warm build reuses it
+    from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 1400  # px square: what podcast feeds ask for (1400 to 3000), and sharp in any player
 MAX_BYTES = 500_000  # embedded in every MP3: keep it small
@@ -22,6 +24,8 @@ class CoverError(PsoasError):
 
 def cover_from_file(path: Path) -> bytes:
     """The image cropped to its centre square and resized to SIZE, as a JPEG."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as image:
             image.load()
@@ -36,6 +40,8 @@ def cover_from_file(path: Path) -> bytes:
 
 def generated_cover(title: str, author: str | None) -> bytes:
     """A soft vertical gradient, a low glowing circle, the title large and the author small."""
+    from PIL import Image, ImageDraw, ImageFilter
+
     image = Image.new("RGB", (SIZE, SIZE))
     draw = ImageDraw.Draw(image)
     for y in range(SIZE):
@@ -62,6 +68,8 @@ def _centred_text(
     most_lines: int,
 ) -> None:
     """The text wrapped to 80 % of the width, in the largest size up to `size` that fits."""
+    from PIL import ImageFont
+
     for points in range(round(size), 11, -4):
         font = ImageFont.load_default(size=points)
         lines = _wrapped(draw, text, font, SIZE * 0.8)
@@ -97,6 +105,8 @@ def _wrapped(
 def _rgb(image: Image.Image) -> Image.Image:
     """RGB without alpha (what feeds and players want), transparent parts on white."""
     if image.mode in ("RGBA", "LA", "P"):
+        from PIL import Image
+
         image = image.convert("RGBA")
         flat = Image.new("RGB", image.size, (255, 255, 255))
         flat.paste(image, mask=image.getchannel("A"))

@@ -11,7 +11,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -21,7 +21,8 @@ from . import files, interrupts, tools
 from .ambience import VERSION as AMBIENCE_VERSION
 from .ambience import Ambience, Bed, below_voice
 from .cache import Cache
-from .chime import chime
+from .chime import STYLES, chime
+from .chime import VERSION as CHIME_VERSION
 from .cover import CoverError, cover_from_file, generated_cover
 from .durations import MAX_TRACK_SECONDS, is_range, short_clock, tenths_clock
 from .errors import PlanError, Problem, RoutineError, UnknownVoice
@@ -323,8 +324,9 @@ def _lay_out(
         where = ("voice", "name") if source.routine.voice.name else ("language",)
         raise RoutineError([source.document.problem(where, message)]) from None
     styles = chime_styles(cues)
-    chimes = {style: _chime(style)[0] for style in styles}
-    digests = {style: _chime(style)[1] for style in styles}
+    made = {style: _chime(style, speaker.cache) for style in styles}
+    chimes = {style: samples for style, (samples, _) in made.items()}
+    digests = {style: digest for style, (_, digest) in made.items()}
     lengths = {style: len(samples) for style, samples in chimes.items()}
     try:
         timeline = plan(source.routine, cues, speech.lengths, lengths, options.spacing,
@@ -335,10 +337,16 @@ def _lay_out(
     return Planned(source, timeline, speech, chimes, digests)
 
 
-@cache
-def _chime(style: str) -> tuple[Samples, str]:
-    """A chime's samples and their hash; the same every time, so made once per process."""
-    samples = quantize(chime(style))
+def _chime(style: str, cache: Cache) -> tuple[Samples, str]:
+    """A chime's samples and their hash: the same every time, so made once and kept (making
+    one costs a warm build 80 ms); a damaged entry is made again."""
+    key = cache.key(kind="chime", version=CHIME_VERSION, style=style, spec=repr(STYLES[style]))
+    found = cache.load_clip(key)
+    if found is None:
+        samples = quantize(chime(style))
+        cache.save_clip(key, samples)
+    else:
+        samples = found[1]
     samples.flags.writeable = False
     return samples, hashlib.sha256(samples.tobytes()).hexdigest()
 

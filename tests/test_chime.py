@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from conftest import Writer
+from psoas_audio import Options, check, pipeline, plan_routine
 from psoas_audio.chime import CHIME_PEAK, STYLES, chime
-from psoas_audio.pcm import SAMPLE_RATE
+from psoas_audio.pcm import SAMPLE_RATE, quantize
 
 
 def test_every_style_rings_then_decays_smoothly_to_exact_silence() -> None:
@@ -39,3 +43,29 @@ def test_the_styles_are_clearly_different_and_nothing_is_harsh() -> None:
     ordered = sorted(centroids.values())
     assert len(STYLES) >= 3
     assert all(high / low > 1.3 for low, high in itertools.pairwise(ordered))
+
+
+def test_a_chime_is_made_once_and_kept_and_a_damaged_one_is_made_again(
+    write: Writer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+
+    def counted(style: str) -> np.ndarray:
+        made.append(style)
+        return chime(style)
+
+    monkeypatch.setattr(pipeline, "chime", counted)
+    options = Options(engine="fake", cache_dir=tmp_path / "cache")
+    routine = check(write("r.yaml", "title: T\nsteps: [{say: Hi.}, {chime: bowl}]\n"), options)
+    first = plan_routine(routine, options)
+    second = plan_routine(routine, options)  # a later build: the chimes come from the cache
+    assert sorted(made) == ["bell", "bowl"]
+    for style in ("bell", "bowl"):
+        assert np.array_equal(second.chimes[style], quantize(chime(style)))
+        assert second.chime_digests[style] == first.chime_digests[style]
+    for entry in (tmp_path / "cache").rglob("*"):
+        if entry.is_file() and entry.parent.name != "tmp":
+            entry.write_bytes(entry.read_bytes()[:20])  # every entry damaged
+    healed = plan_routine(routine, options)
+    assert sorted(made) == ["bell", "bell", "bowl", "bowl"]
+    assert np.array_equal(healed.chimes["bowl"], quantize(chime("bowl")))
