@@ -39,6 +39,9 @@ class RoutineError(PsoasError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+Loc = tuple[str | int, ...]  # where in a YAML file: ("steps", 2, "say") is the third step's say
+
+
 class PlanError(PsoasError):
     """Steps that cannot be laid out with the speech they got (cues longer than their slots).
 
@@ -46,7 +49,7 @@ class PlanError(PsoasError):
     paths into FILE:LINE:COL.
     """
 
-    def __init__(self, problems: Sequence[tuple[tuple[str | int, ...], str]]) -> None:
+    def __init__(self, problems: Sequence[tuple[Loc, str]]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(message for _, message in self.problems))
 

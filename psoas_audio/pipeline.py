@@ -25,39 +25,27 @@ from .chime import STYLES, chime
 from .chime import VERSION as CHIME_VERSION
 from .cover import CoverError, cover_from_file, generated_cover
 from .durations import MAX_TRACK_SECONDS, is_range, short_clock, tenths_clock
-from .errors import PlanError, Problem, RoutineError, UnknownVoice
+from .errors import Loc, PlanError, Problem, RoutineError, UnknownVoice
 from .export import DEFAULT_BITRATE, encode_mp3, encoded_size
 from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
 from .pcm import Samples, quantize, to_seconds
 from .render import ahead, render
 from .routine import RoutineFile, load_routine, require_cues_fit, spoken_problem
+from .script import Instruction, Quiet, Size, Speak, chime_styles, expand, measure, phrases
 from .speech import Speaker, VoiceRequest
 from .speech.engine import AUTO, check_engine, choose_engine
 from .speech.process import EngineStartError
 from .speech.speaker import DEFAULT_TIMEOUT, Clips, Voice
 from .tags import Tags, write_tags
 from .template import Choice, words_agree
-from .timeline import (
-    Cue,
-    Loc,
-    PlanSettings,
-    Quiet,
-    Size,
-    Speak,
-    Timeline,
-    chime_styles,
-    expand,
-    measure,
-    phrases,
-    plan,
-)
+from .timeline import PlanSettings, Timeline, plan
 from .transcript import lrc, spoken, webvtt
 
 FIT_WITHIN = 0.05  # seconds: how close to --length a fitted track must land
 PACE_WITHIN = 0.04  # a routine's lines further than this from the rate asked are re-spoken
 PACE_MIN_WORDS = 30  # fewer words than this are too few to measure a pace by
-MAX_CUES = 50_000
+MAX_INSTRUCTIONS = 50_000  # what a routine may unroll into: steps times repeats and sides
 FASTEST_WORDS_PER_MINUTE = 600  # faster than any engine speaks: a lower bound on speech time
 
 
@@ -191,8 +179,11 @@ def check(path: Path, options: Options = Options()) -> RoutineFile:
     size = measure(source.routine.steps)  # without unrolling: 100 x 100 x 100 x ... stays cheap
     least = least_seconds(size)
     limit = None
-    if size.cues > MAX_CUES:
-        limit = f"the routine unrolls into {size.cues:,} steps; at most {MAX_CUES:,} are allowed"
+    if size.instructions > MAX_INSTRUCTIONS:
+        limit = (
+            f"the routine unrolls into {size.instructions:,} steps; at most "
+            f"{MAX_INSTRUCTIONS:,} are allowed"
+        )
     elif least > MAX_TRACK_SECONDS:
         limit = (
             f"the routine would last at least {least / 3600:.1f}h; a track may last "
@@ -277,7 +268,7 @@ def _planned_with(
     routine of unusually long or short words, can speak well off the rate asked for.
     """
     with Speaker(request, cache, options.timeout) as speaker:
-        said = [cue.text for cue in expand(source.routine) if isinstance(cue, Speak)]
+        said = [item.text for item in expand(source.routine) if isinstance(item, Speak)]
         reporter.start("speaking", len(set(said)))  # the probe is the stage's first part
         speaker.probe(said, PACE_WITHIN)
         target = _target(source, options)
@@ -307,9 +298,9 @@ def _lay_out(
     *,
     cues_must_fit: bool = True,
 ) -> Planned:
-    cues = expand(source.routine)
-    texts = phrases(cues)
-    _check_spoken(source, cues, speaker.request)
+    script = expand(source.routine)
+    texts = phrases(script)
+    _check_spoken(source, script, speaker.request)
     reporter.start("speaking", len(texts))
     try:
         speech = speaker.clips(texts, lambda done, total: reporter.update(done))
@@ -323,13 +314,13 @@ def _lay_out(
             raise UnknownVoice(message) from None  # it came from --voice, not from the file
         where = ("voice", "name") if source.routine.voice.name else ("language",)
         raise RoutineError([source.document.problem(where, message)]) from None
-    styles = chime_styles(cues)
+    styles = chime_styles(script)
     made = {style: _chime(style, speaker.cache) for style in styles}
     chimes = {style: samples for style, (samples, _) in made.items()}
     digests = {style: digest for style, (_, digest) in made.items()}
     lengths = {style: len(samples) for style, samples in chimes.items()}
     try:
-        timeline = plan(source.routine, cues, speech.lengths, lengths, options.spacing,
+        timeline = plan(source.routine, script, speech.lengths, lengths, options.spacing,
                         cues_must_fit=cues_must_fit)  # fmt: skip
     except PlanError as exc:
         problems = [source.document.problem(loc, message) for loc, message in exc.problems]
@@ -434,18 +425,20 @@ def _fitted(
     return _lay_out(chosen, speaker, options, reporter)  # cues checked against the speech too
 
 
-def _check_spoken(source: RoutineFile, cues: tuple[Cue, ...], request: VoiceRequest) -> None:
+def _check_spoken(
+    source: RoutineFile, script: tuple[Instruction, ...], request: VoiceRequest
+) -> None:
     """Every line as the engine will get it ({side} filled in, pronounce applied) is speakable.
 
     The file's own text was checked as it was read; this catches what filling it in makes.
     """
     where: dict[str, Loc] = {}
-    for cue in cues:
-        if isinstance(cue, Speak):
-            where.setdefault(cue.text, (*cue.loc, "say"))
-        elif isinstance(cue, Quiet):
-            for inner in cue.inner:
-                where.setdefault(inner.text, (*cue.loc, "remind"))
+    for item in script:
+        if isinstance(item, Speak):
+            where.setdefault(item.text, (*item.loc, "say"))
+        elif isinstance(item, Quiet):
+            for inner in item.inner:
+                where.setdefault(inner.text, (*item.loc, "remind"))
     problems = [
         source.document.problem(loc, f"as spoken, {problem}")
         for text, loc in where.items()

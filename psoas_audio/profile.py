@@ -16,10 +16,10 @@ from pydantic_core import PydanticCustomError
 
 from .ambience import Ambience
 from .durations import is_range, parse_range
-from .errors import RoutineError
+from .errors import Loc, RoutineError
 from .routine import EngineName, Length, Model, Rate, translate_error
 from .template import VAR_NAME
-from .yamlsource import Path_, SourceDocument, load_document
+from .yamlsource import SourceDocument, load_document
 
 QUIETEST_LUFS, LOUDEST_LUFS = -30.0, -14.0  # what --loudness takes, too
 
@@ -106,7 +106,7 @@ def load_profile(path: Path) -> ProfileFile:
     return ProfileFile(path, profile, document)
 
 
-def _fields_at(data: object, parent: Path_) -> list[str]:
+def _fields_at(data: object, parent: Loc) -> list[str]:
     return list(ProfileVoice.model_fields if parent == ("voice",) else Profile.model_fields)
 
 

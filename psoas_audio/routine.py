@@ -25,11 +25,13 @@ from pydantic_core import PydanticCustomError
 from .ambience import Ambience
 from .cues import CueWords, built_in_cue_words, cue_problems
 from .durations import parse_duration, parse_length
-from .errors import EngineError, Problem, RoutineError, closest, did_you_mean
+from .errors import EngineError, Loc, Problem, RoutineError, closest, did_you_mean
 from .speech.engine import AUTO, BUILT_IN
 from .speech.pace import DEFAULT_WPM, FASTEST_WPM, SLOWEST_WPM
-from .template import ACTIONS, PRIMARY_ACTIONS, Choice, RangeUse, template
-from .yamlsource import Path_, SourceDocument, load_document
+from .steps import ACTIONS, NEEDS_AN_ACTION
+from .steps import action_of as _action_of_mapping
+from .template import Choice, RangeUse, template
+from .yamlsource import SourceDocument, load_document
 
 MAX_REPEAT = 100
 DEFAULT_GENRE = "Health & Fitness"  # what podcast directories call it, too
@@ -182,7 +184,7 @@ def _styles() -> list[str]:
     return list(STYLES)
 
 
-ChimeStyle = Annotated[str, AfterValidator(_chime_style), WithJsonSchema({"enum": _styles()})]
+ChimeName = Annotated[str, AfterValidator(_chime_style), WithJsonSchema({"enum": _styles()})]
 FinalChime = Annotated[
     bool | str,
     BeforeValidator(_final_chime),
@@ -272,7 +274,7 @@ class Rest(_Timed):
 
 
 class Chime(Model):
-    chime: ChimeStyle
+    chime: ChimeName
 
 
 class CueWordsSetting(Model):
@@ -304,12 +306,7 @@ def action_of(step: object) -> str | None:
     """The action key that decides a step's kind, or None when it has none or several."""
     if isinstance(step, BaseModel):
         step = step.model_dump()
-    if not isinstance(step, Mapping):
-        return None
-    primary = [key for key in PRIMARY_ACTIONS if key in step]
-    if len(primary) == 1:
-        return primary[0]
-    return "say" if not primary and "say" in step else None
+    return _action_of_mapping(step) if isinstance(step, Mapping) else None
 
 
 STEP_MODELS: dict[str, type[Model]] = {
@@ -473,9 +470,9 @@ def require_cues_fit(source: RoutineFile) -> None:
         raise RoutineError([source.document.problem(loc, message) for loc, message in found])
 
 
-def _misfits(steps: tuple[Step, ...], loc: Path_ = ("steps",)) -> list[tuple[Path_, str]]:
+def _misfits(steps: tuple[Step, ...], loc: Loc = ("steps",)) -> list[tuple[Loc, str]]:
     """Cues that cannot fit in their hold or rest, whatever the voice."""
-    found: list[tuple[Path_, str]] = []
+    found: list[tuple[Loc, str]] = []
     for index, step in enumerate(steps):
         here = (*loc, index)
         if isinstance(step, Hold | Rest):
@@ -501,11 +498,11 @@ def cue_words(routine: Routine) -> CueWords:
 
 
 def _unsaid(
-    routine: Routine, steps: tuple[Step, ...], loc: Path_ = ("steps",)
-) -> list[tuple[Path_, str]]:
+    routine: Routine, steps: tuple[Step, ...], loc: Loc = ("steps",)
+) -> list[tuple[Loc, str]]:
     """Countdowns and halfway marks with no words to say them in the routine's language."""
     words, own = cue_words(routine), routine.cue_words
-    found: list[tuple[Path_, str]] = []
+    found: list[tuple[Loc, str]] = []
     how = (
         f"; the language '{routine.language}' has no built-in cue words, so give them with "
         "cue_words:"
@@ -527,7 +524,7 @@ def _unsaid(
     return found
 
 
-def _overlaps(loc: Path_, reported: Path_, kind: str) -> bool:
+def _overlaps(loc: Loc, reported: Loc, kind: str) -> bool:
     """Whether a pydantic error repeats a mistake the templating pass already reported."""
     return loc[: len(reported)] == reported or (
         kind.startswith("union_tag") and reported[: len(loc)] == loc
@@ -537,7 +534,7 @@ def _overlaps(loc: Path_, reported: Path_, kind: str) -> bool:
 # -- pydantic errors -> messages ----------------------------------------------------------------
 
 
-def _data_loc(loc: tuple[int | str, ...]) -> Path_:
+def _data_loc(loc: Loc) -> Loc:
     """Drop the union tags pydantic puts after a step's index (steps, 2, 'hold', ...)."""
     cleaned: list[int | str] = []
     for i, part in enumerate(loc):
@@ -549,7 +546,7 @@ def _data_loc(loc: tuple[int | str, ...]) -> Path_:
     return tuple(cleaned)
 
 
-def _node(data: object, loc: Path_) -> object:
+def _node(data: object, loc: Loc) -> object:
     for part in loc:
         if not isinstance(data, dict | list):
             return None
@@ -560,7 +557,7 @@ def _node(data: object, loc: Path_) -> object:
     return data
 
 
-def _fields_at(data: object, parent: Path_) -> list[str]:
+def _fields_at(data: object, parent: Loc) -> list[str]:
     if parent == ():
         return list(Routine.model_fields)
     if parent == ("voice",):
@@ -579,21 +576,18 @@ _TYPE_NAMES = {str: "text", int: "a number", float: "a number", bool: "true or f
 
 def translate_error(
     error: Any,
-    loc: Path_,
+    loc: Loc,
     data: object,
     document: SourceDocument,
-    fields_at: Callable[[object, Path_], list[str]] = _fields_at,
+    fields_at: Callable[[object, Loc], list[str]] = _fields_at,
 ) -> Problem:
     kind, value = error["type"], error.get("input")
     got = _TYPE_NAMES.get(type(value), type(value).__name__)
     name = str(loc[-1]) if loc else "routine"
     ctx = error.get("ctx") or {}
     if kind.startswith("union_tag"):
-        example = f": to speak it, write `- say: {value}`" if isinstance(value, str) else ""
-        return document.problem(
-            loc,
-            f"a step needs an action ({', '.join(ACTIONS)}){example}",
-        )
+        example = f"; to speak it, write `- say: {value}`" if isinstance(value, str) else ""
+        return document.problem(loc, f"{NEEDS_AN_ACTION}{example}")
     if kind == "extra_forbidden" and name in ACTIONS and len(loc) >= 2:
         action = action_of(_node(data, loc[:-1]))
         return document.problem(

@@ -19,21 +19,15 @@ from .durations import (
     said_step,
     spoken_length,
 )
-from .errors import Problem, UsageError, did_you_mean
-from .yamlsource import Path_, SourceDocument, control_character
+from .errors import Loc, Problem, UsageError, did_you_mean
+from .steps import ACTIONS, DURATION_FIELDS, NEEDS_AN_ACTION, VALUE_FIELDS, primary_actions
+from .yamlsource import SourceDocument, control_character
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_VARS = frozenset({"side", "rep"})  # {reps} may be a routine var, as in repeat: "{reps}"
-PRIMARY_ACTIONS = ("pause", "hold", "rest", "chime", "section", "sides", "repeat")
-ACTIONS = ("say", "pause", "hold", "rest", "chime", "section", "sides", "repeat")
-# Durations and counts, not text: filled with typed routine vars only.
-VALUE_FIELDS = frozenset(
-    {"pause", "hold", "rest", "repeat", "every", "countdown", "breath", "length"}
-)
-DURATION_FIELDS = frozenset({"pause", "hold", "rest", "every", "breath"})
 
-Found = list[tuple[Path_, Problem]]
+Found = list[tuple[Loc, Problem]]
 
 
 def fill(text: str, values: Mapping[str, object]) -> str:
@@ -68,7 +62,7 @@ class RangeUse:
 class Templated:
     data: object  # the routine's data with vars filled in
     found: Found  # the mistakes found on the way
-    from_set: dict[Path_, str]  # durations and counts filled from --set or a profile: loc -> which
+    from_set: dict[Loc, str]  # durations and counts filled from --set or a profile: loc -> which
     ranges: tuple[RangeUse, ...] = ()
     applied: tuple[str, ...] = ()  # the profile's vars this routine uses
     said: tuple[str, ...] = ()  # the range vars said in words somewhere
@@ -104,7 +98,7 @@ class _Templater:
         self.choice = choice
         self.found: Found = []
         self.variables: dict[str, object] = {}
-        self.from_set: dict[Path_, str] = {}
+        self.from_set: dict[Loc, str] = {}
         self.duration_vars = _duration_vars(document.data)
         self.range_vars: dict[str, tuple[float, float]] = {}
         self.bad_ranges: set[str] = set()  # reported once, at the var
@@ -112,7 +106,7 @@ class _Templater:
         self.applied: tuple[str, ...] = ()
         self.said: set[str] = set()
 
-    def report(self, loc: Path_, message: str, *, key: bool = False) -> None:
+    def report(self, loc: Loc, message: str, *, key: bool = False) -> None:
         self.found.append((loc, self.document.problem(loc, message, key=key)))
 
     def run(self) -> object:
@@ -159,7 +153,7 @@ class _Templater:
             self.report(("vars", name), str(exc))
             self.bad_ranges.add(name)
 
-    def _chosen(self, name: str, bounds: tuple[float, float], loc: Path_) -> object:
+    def _chosen(self, name: str, bounds: tuple[float, float], loc: Loc) -> object:
         """The value a range takes under this choice, recorded for the plan to show."""
         if loc[-1] not in DURATION_FIELDS:
             self.report(loc, f"'{loc[-1]}' takes one value; a range fits only a duration")
@@ -179,7 +173,7 @@ class _Templater:
         return spoken_length(said_seconds(low + spoken * (high - low)))
 
     def _define(self, name: str, value: object) -> None:
-        loc: Path_ = ("vars", name)
+        loc: Loc = ("vars", name)
         if not VAR_NAME.match(name):
             self.report(loc, f"'{name}' is not a valid variable name", key=True)
         elif name in RESERVED_VARS:
@@ -191,7 +185,7 @@ class _Templater:
         else:
             self.variables[name] = value
 
-    def _tree(self, value: object, loc: Path_, loop_vars: frozenset[str]) -> object:
+    def _tree(self, value: object, loc: Loc, loop_vars: frozenset[str]) -> object:
         if isinstance(value, str):
             return self._text(value, loc, loop_vars)
         if isinstance(value, list):
@@ -210,7 +204,7 @@ class _Templater:
             for key, item in value.items()
         }
 
-    def _text(self, text: str, loc: Path_, loop_vars: frozenset[str]) -> object:
+    def _text(self, text: str, loc: Loc, loop_vars: frozenset[str]) -> object:
         is_value = bool(loc) and loc[-1] in VALUE_FIELDS
         for name in PLACEHOLDER.findall(text):
             if name in self.variables:
@@ -251,8 +245,8 @@ class _Templater:
         }
         return fill(text, visible)
 
-    def _check_step(self, step: dict[str, Any], loc: Path_) -> None:
-        primary = [key for key in PRIMARY_ACTIONS if key in step]
+    def _check_step(self, step: dict[str, Any], loc: Loc) -> None:
+        primary = primary_actions(step)
         if len(primary) > 1:
             self.report(loc, f"a step takes one action, this one has {' and '.join(primary)}")
         elif not primary and "say" not in step:
@@ -261,10 +255,7 @@ class _Templater:
                 if hint:
                     self.report((*loc, key), f"unknown key '{key}'{hint}", key=True)
                     return
-            self.report(
-                loc,
-                "a step needs an action: say, pause, hold, rest, chime, section, sides or repeat",
-            )
+            self.report(loc, NEEDS_AN_ACTION)
 
 
 def words_agree(ranges: tuple[RangeUse, ...], said: tuple[str, ...], choice: Choice) -> bool:
@@ -280,7 +271,7 @@ def words_agree(ranges: tuple[RangeUse, ...], said: tuple[str, ...], choice: Cho
     return True
 
 
-def _label(loc: Path_) -> str:
+def _label(loc: Loc) -> str:
     """("steps", 2, "rest") -> "steps[2].rest", how the plan names a range written in place."""
     parts: list[str] = []
     for part in loc:

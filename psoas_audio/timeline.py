@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .chime import DEFAULT_STYLE
-from .cues import CUE_GAIN_DB, CueWords, InnerCue, inner_cues
-from .errors import PlanError, shorten
+from .cues import CUE_GAIN_DB
+from .errors import Loc, PlanError, shorten
 from .pcm import to_samples, to_seconds
-from .routine import (
-    Chime,
-    Hold,
-    Pause,
-    Repeat,
-    Rest,
-    Routine,
-    Say,
-    Section,
-    Sides,
-    Step,
-    cue_words,
-)
+from .routine import Routine
+from .script import Instruction, Quiet, Ring, Role, Speak, step_path
 from .speech.pace import pace
-from .template import fill
 
 Kind = Literal["speech", "silence", "chime"]
-# What a silence is for: the YAML's own (pause/hold/rest) or one the planner adds around speech.
-Role = Literal[
-    "say", "pause", "hold", "rest", "lead-in", "gap", "tail", "chime",
-    "countdown", "halfway", "remind",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,142 +24,6 @@ class PlanSettings:
     gap: float = 1.2  # a breath between two spoken lines: longer than a pause inside a line
     before_chime: float = 2.0  # after a last spoken line, before the chime: let it settle
     tail: float = 1.0  # after a last spoken line when there is no chime
-
-
-# -- expansion: the routine's steps as a flat script ------------------------------------------
-
-
-Loc = tuple[str | int, ...]  # a YAML path: ("steps", 2, "steps", 0)
-
-
-def step_path(loc: Loc) -> str:
-    """("steps", 2, "steps", 0) -> "steps[2].steps[0]", as plans print it."""
-    return ".".join(f"{key}[{index}]" for key, index in zip(loc[::2], loc[1::2], strict=True))
-
-
-@dataclass(frozen=True)
-class Speak:
-    text: str
-    loc: Loc
-
-
-@dataclass(frozen=True)
-class Quiet:
-    seconds: float
-    role: Role
-    loc: Loc
-    inner: tuple[InnerCue, ...] = ()  # spoken inside the silence, never lengthening it
-
-
-@dataclass(frozen=True)
-class Ring:
-    style: str
-    loc: Loc | None  # None for the final chime
-
-
-@dataclass(frozen=True)
-class Mark:
-    title: str
-    opening: bool
-
-
-Cue = Speak | Quiet | Ring | Mark
-
-
-def expand(routine: Routine) -> tuple[Cue, ...]:
-    """Unroll sides and repeats, fill in {side}, {rep} and {reps}, and add the final chime."""
-    cues = list(_expand(routine.steps, ("steps",), {}, cue_words(routine)))
-    if routine.chime:
-        cues.append(Ring(DEFAULT_STYLE if routine.chime is True else str(routine.chime), None))
-    return tuple(cues)
-
-
-def phrases(cues: tuple[Cue, ...]) -> list[str]:
-    """Every distinct text the voice will say, in order of first use."""
-    texts: list[str] = []
-    for cue in cues:
-        if isinstance(cue, Speak):
-            texts.append(cue.text)
-        elif isinstance(cue, Quiet):
-            texts += [inner.text for inner in cue.inner]
-    return list(dict.fromkeys(texts))
-
-
-def chime_styles(cues: tuple[Cue, ...]) -> list[str]:
-    return list(dict.fromkeys(cue.style for cue in cues if isinstance(cue, Ring)))
-
-
-def _expand(
-    steps: tuple[Step, ...], loc: Loc, scope: Mapping[str, object], words: CueWords
-) -> Iterator[Cue]:
-    for index, step in enumerate(steps):
-        here = (*loc, index)
-        match step:
-            case Say(say=text):
-                yield Speak(fill(text, scope), here)
-            case Pause(pause=seconds):
-                yield Quiet(seconds, "pause", here)
-            case Hold(hold=seconds) | Rest(rest=seconds):
-                if step.say:
-                    yield Speak(fill(step.say, scope), here)
-                reminders = tuple(fill(t, scope) for t in step.remind.say) if step.remind else ()
-                every = step.remind.every if step.remind else None
-                inner = inner_cues(seconds, step.countdown, step.halfway, every, reminders, words)
-                role: Role = "hold" if isinstance(step, Hold) else "rest"
-                yield Quiet(seconds, role, here, tuple(inner))
-            case Chime(chime=style):
-                yield Ring(style, here)
-            case Section(section=title, steps=inner_steps):
-                yield Mark(fill(title, scope), opening=True)
-                yield from _expand(inner_steps, (*here, "steps"), scope, words)
-                yield Mark(fill(title, scope), opening=False)
-            case Sides(sides=sides, steps=inner_steps):
-                for side in sides:
-                    side_scope = {**scope, "side": side}
-                    yield from _expand(inner_steps, (*here, "steps"), side_scope, words)
-            case Repeat(repeat=count, steps=inner_steps):
-                for rep in range(1, count + 1):
-                    inner_scope = {**scope, "rep": rep, "reps": count}
-                    yield from _expand(inner_steps, (*here, "steps"), inner_scope, words)
-
-
-@dataclass(frozen=True)
-class Size:
-    silent_seconds: float
-    cues: int
-    spoken_words: int  # of the lines between silences (cues inside holds add no time)
-
-
-def measure(steps: tuple[Step, ...]) -> Size:
-    """How much silence, how many cues and spoken words the steps unroll into, cheaply."""
-    silent, cues, words = 0.0, 0, 0
-    for step in steps:
-        match step:
-            case Say(say=text):
-                cues, words = cues + 1, words + len(text.split())
-            case Chime():
-                cues += 1
-            case Pause(pause=seconds):
-                silent, cues = silent + seconds, cues + 1
-            case Hold(hold=seconds) | Rest(rest=seconds):
-                silent, cues = silent + seconds, cues + 1 + bool(step.say)
-                words += len(step.say.split()) if step.say else 0
-            case Section(steps=inner) | Sides(steps=inner) | Repeat(steps=inner):
-                inner_size = measure(inner)
-                times = _times(step)
-                silent += times * inner_size.silent_seconds
-                cues += times * inner_size.cues + 2 * isinstance(step, Section)  # its marks
-                words += times * inner_size.spoken_words
-    return Size(silent, cues, words)
-
-
-def _times(block: Section | Sides | Repeat) -> int:
-    if isinstance(block, Sides):
-        return len(block.sides)
-    return block.repeat if isinstance(block, Repeat) else 1
-
-
-# -- planning: cues + clip lengths -> positions ------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -253,14 +99,14 @@ class Timeline:
 
 def plan(
     routine: Routine,
-    cues: tuple[Cue, ...],
+    script: tuple[Instruction, ...],
     speech_lengths: Mapping[str, int],
     chime_lengths: Mapping[str, int],
     settings: PlanSettings = PlanSettings(),
     *,
     cues_must_fit: bool = True,
 ) -> Timeline:
-    """Lay the cues end to end. A hold's silence starts where its text ends, to the sample.
+    """Lay the script end to end. A hold's silence starts where its text ends, to the sample.
 
     A cue too long for its slot is a PlanError, unless cues_must_fit is False: then it is left
     out, which changes no lengths (a length fit only asks how long the track is).
@@ -281,20 +127,20 @@ def plan(
     breath = to_samples(routine.breath if routine.breath is not None else settings.gap)
     misfits: dict[Loc, str] = {}  # by step: a repeated step's misfit is reported once
     add(to_samples(settings.lead_in), "silence", "lead-in")
-    for cue in cues:
-        if isinstance(cue, Speak):
+    for item in script:
+        if isinstance(item, Speak):
             if after_speech():
                 add(breath, "silence", "gap")
-            add(speech_lengths[cue.text], "speech", "say", cue.text, step_path(cue.loc))
-        elif isinstance(cue, Quiet):
-            _quiet(cue, speech_lengths, add, misfits)
-        elif isinstance(cue, Ring):
+            add(speech_lengths[item.text], "speech", "say", item.text, step_path(item.loc))
+        elif isinstance(item, Quiet):
+            _quiet(item, speech_lengths, add, misfits)
+        elif isinstance(item, Ring):
             if after_speech():
                 add(to_samples(settings.before_chime), "silence", "gap")
-            step = step_path(cue.loc) if cue.loc else None
-            add(chime_lengths[cue.style], "chime", "chime", cue.style, step)
-        elif cue.opening:
-            open_sections.append((cue.title, events[-1].end))
+            step = step_path(item.loc) if item.loc else None
+            add(chime_lengths[item.style], "chime", "chime", item.style, step)
+        elif item.opening:
+            open_sections.append((item.title, events[-1].end))
         else:
             title, start = open_sections.pop()
             sections.append((Span(title, start, events[-1].end), len(open_sections)))
@@ -343,22 +189,22 @@ def track_chapters(events: list[Event], sections: tuple[Span, ...]) -> tuple[Spa
 
 
 def _quiet(
-    cue: Quiet,
+    quiet: Quiet,
     speech_lengths: Mapping[str, int],
     add: Callable[..., None],
     misfits: dict[Loc, str],
 ) -> None:
-    """A silence of exactly cue.seconds, with its inner cues spoken at their own times.
+    """A silence of exactly quiet.seconds, with its inner cues spoken at their own times.
 
     A cue too long for its slot is noted in misfits (by its key's YAML path) and left out.
     """
-    step, total = step_path(cue.loc), to_samples(cue.seconds)
+    step, total = step_path(quiet.loc), to_samples(quiet.seconds)
     done = 0
-    for inner in cue.inner:
+    for inner in quiet.inner:
         start, length = to_samples(inner.at), speech_lengths[inner.text]
         if start + length > to_samples(inner.until):
             slot = inner.until - inner.at
-            where = (*cue.loc, "remind" if inner.role == "remind" else inner.role)
+            where = (*quiet.loc, "remind" if inner.role == "remind" else inner.role)
             takes, has = f"{to_seconds(length):.2f}", f"{slot:.2f}"
             if takes == has:  # 1.004 s against 1 s: say it to the millisecond
                 takes, has = f"{to_seconds(length):.3f}", f"{slot:.3f}"
@@ -368,7 +214,7 @@ def _quiet(
                 f"{float(has):g}s before the next cue or the end",
             )
             continue
-        add(start - done, "silence", cue.role, step=step)
+        add(start - done, "silence", quiet.role, step=step)
         add(length, "speech", inner.role, inner.text, step, CUE_GAIN_DB[inner.role])
         done = start + length
-    add(total - done, "silence", cue.role, step=step)
+    add(total - done, "silence", quiet.role, step=step)

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import Problem, RoutineError, SourceFileError
-
-Path_ = tuple[str | int, ...]
+from .errors import Loc, Problem, RoutineError, SourceFileError
 
 
 @dataclass(frozen=True)
@@ -28,10 +26,10 @@ class SourceDocument:
 
     path: Path
     data: object
-    values: dict[Path_, Position] = field(default_factory=dict)
-    keys: dict[Path_, Position] = field(default_factory=dict)
+    values: dict[Loc, Position] = field(default_factory=dict)
+    keys: dict[Loc, Position] = field(default_factory=dict)
 
-    def position(self, loc: Path_, *, key: bool = False) -> Position:
+    def position(self, loc: Loc, *, key: bool = False) -> Position:
         """The position of the node at loc, or of its nearest ancestor that exists."""
         loc = tuple(loc)
         if key and loc in self.keys:
@@ -40,7 +38,7 @@ class SourceDocument:
             loc = loc[:-1]
         return self.values[loc]
 
-    def problem(self, loc: Path_, message: str, *, key: bool = False) -> Problem:
+    def problem(self, loc: Loc, message: str, *, key: bool = False) -> Problem:
         pos = self.position(loc, key=key)
         return Problem(self.path, pos.line, pos.column, message)
 
@@ -164,7 +162,7 @@ class _Converter:
         pos = _pos(node)
         self.problems.append(Problem(self.doc.path, pos.line, pos.column, message))
 
-    def convert(self, node: yaml.Node, loc: Path_) -> object:
+    def convert(self, node: yaml.Node, loc: Loc) -> object:
         self.count += 1
         if self.count > MAX_NODES:
             raise SourceFileError(f"{self.doc.path}: more than {MAX_NODES:,} values; not a routine")
@@ -195,7 +193,7 @@ class _Converter:
         if bad is not None:
             self.problem(node, f"{bad} in text; remove it")
 
-    def _mapping(self, node: yaml.MappingNode, loc: Path_) -> dict[str, object]:
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, object]:
         self.loader.flatten_mapping(node)  # resolves "<<" merge keys
         result: dict[str, object] = {}
         for key_node, value_node in node.value:

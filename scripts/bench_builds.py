@@ -30,7 +30,8 @@ from psoas_audio.chime import chime
 from psoas_audio.export import encoder_command
 from psoas_audio.pcm import quantize, to_samples, to_seconds
 from psoas_audio.render import render
-from psoas_audio.timeline import PlanSettings, chime_styles, expand, phrases, plan
+from psoas_audio.script import chime_styles, expand, phrases
+from psoas_audio.timeline import PlanSettings, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 PSOAS = ROOT / ".venv" / "bin" / "psoas-audio"

@@ -17,10 +17,10 @@ from collections import Counter
 from pathlib import Path
 
 from psoas_audio.routine import load_routine
+from psoas_audio.script import Speak, expand
 from psoas_audio.speech.clips import load_phrase
 from psoas_audio.speech.engine import create_engine, engine_path
 from psoas_audio.speech.pace import clauses
-from psoas_audio.timeline import Speak, expand
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {

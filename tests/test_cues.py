@@ -9,7 +9,7 @@ from psoas_audio import Options, RoutineError, check, plan_routine
 from psoas_audio.cues import cue_problems, inner_cues
 from psoas_audio.pcm import to_samples
 from psoas_audio.routine import load_routine
-from psoas_audio.timeline import Quiet, expand
+from psoas_audio.script import Quiet, expand
 
 
 def test_a_countdown_speaks_on_the_last_seconds() -> None:

@@ -18,7 +18,8 @@ from psoas_audio import PsoasError, RoutineFile, load_routine
 from psoas_audio.chime import STYLES, chime
 from psoas_audio.errors import PlanError
 from psoas_audio.pcm import to_samples
-from psoas_audio.timeline import Mark, Quiet, Timeline, expand, phrases, plan
+from psoas_audio.script import Mark, Quiet, expand, phrases
+from psoas_audio.timeline import Timeline, plan
 
 WORDS = ["Relax", "the", "hips", "and", "breathe", "slowly", "hold", "{side}", "{rep}", "now"]
 CHIME_LENGTHS = {style: len(chime(style)) for style in STYLES}

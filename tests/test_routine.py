@@ -206,3 +206,13 @@ def test_a_huge_unrolled_routine_is_refused_without_unrolling_it(write: Writer) 
     with pytest.raises(RoutineError, match="unrolls into 100,000,000 steps"):
         check(path)
     assert time.monotonic() - started < 2
+
+
+def test_the_step_vocabulary_has_one_home() -> None:
+    """The raw-YAML pass and the model agree on every action: both read psoas_audio.steps."""
+    from psoas_audio.routine import STEP_MODELS, Routine
+    from psoas_audio.steps import ACTIONS
+
+    assert set(STEP_MODELS) == set(ACTIONS)
+    tags = Routine.model_json_schema()["$defs"]
+    assert {action.capitalize() for action in ACTIONS} <= set(tags)

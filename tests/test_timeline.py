@@ -9,7 +9,8 @@ import pytest
 from conftest import TESTS
 from psoas_audio import Options, Routine, check, plan_routine
 from psoas_audio.pcm import SAMPLE_RATE, to_samples
-from psoas_audio.timeline import Quiet, Speak, Timeline, expand, measure, plan
+from psoas_audio.script import Quiet, Speak, expand, measure
+from psoas_audio.timeline import Timeline, plan
 
 GOLDEN = sorted((TESTS / "golden").glob("*.yaml"))
 SHIPPED = sorted((TESTS.parent / "routines").glob("*.yaml"))
@@ -58,12 +59,13 @@ def test_a_breath_falls_between_two_spoken_lines_and_nowhere_else() -> None:
 @pytest.mark.parametrize("path", GOLDEN + SHIPPED, ids=[p.stem for p in GOLDEN + SHIPPED])
 def test_measuring_without_unrolling_agrees_with_unrolling(path: Path) -> None:
     routine = check(path).routine
-    cues = expand(routine)
+    script = expand(routine)
     size = measure(routine.steps)
-    assert size.cues == len(cues) - bool(routine.chime)  # the final chime is not a step
-    silent = sum(cue.seconds for cue in cues if isinstance(cue, Quiet))
+    assert size.instructions == len(script) - bool(routine.chime)  # the final chime is no step
+    silent = sum(item.seconds for item in script if isinstance(item, Quiet))
     assert size.silent_seconds == pytest.approx(silent)
-    assert size.spoken_words == sum(len(cue.text.split()) for cue in cues if isinstance(cue, Speak))
+    words = sum(len(item.text.split()) for item in script if isinstance(item, Speak))
+    assert size.spoken_words == words
 
 
 def test_positions_never_drift() -> None:

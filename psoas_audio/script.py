@@ -1,0 +1,165 @@
+"""Routine -> Script: the steps unrolled into a flat list of instructions (say this, be quiet
+this long, ring, a section opens or closes), with {side}, {rep} and {reps} filled in. Pure.
+
+The timeline (timeline.py) then lays these end to end at exact sample positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from .chime import DEFAULT_STYLE
+from .cues import CueWords, InnerCue, inner_cues
+from .errors import Loc
+from .routine import (
+    Chime,
+    Hold,
+    Pause,
+    Repeat,
+    Rest,
+    Routine,
+    Say,
+    Section,
+    Sides,
+    Step,
+    cue_words,
+)
+from .template import fill
+
+# What a silence is for: the YAML's own (pause/hold/rest) or one the planner adds around speech.
+Role = Literal[
+    "say", "pause", "hold", "rest", "lead-in", "gap", "tail", "chime",
+    "countdown", "halfway", "remind",
+]  # fmt: skip
+
+
+def step_path(loc: Loc) -> str:
+    """("steps", 2, "steps", 0) -> "steps[2].steps[0]", as plans print it."""
+    return ".".join(f"{key}[{index}]" for key, index in zip(loc[::2], loc[1::2], strict=True))
+
+
+@dataclass(frozen=True)
+class Speak:
+    text: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Quiet:
+    seconds: float
+    role: Role
+    loc: Loc
+    inner: tuple[InnerCue, ...] = ()  # spoken inside the silence, never lengthening it
+
+
+@dataclass(frozen=True)
+class Ring:
+    style: str
+    loc: Loc | None  # None for the final chime
+
+
+@dataclass(frozen=True)
+class Mark:
+    title: str
+    opening: bool
+
+
+Instruction = Speak | Quiet | Ring | Mark  # one line of the flat script
+
+
+def expand(routine: Routine) -> tuple[Instruction, ...]:
+    """Unroll sides and repeats, fill in {side}, {rep} and {reps}, and add the final chime."""
+    script = list(_expand(routine.steps, ("steps",), {}, cue_words(routine)))
+    if routine.chime:
+        script.append(Ring(DEFAULT_STYLE if routine.chime is True else str(routine.chime), None))
+    return tuple(script)
+
+
+def phrases(script: tuple[Instruction, ...]) -> list[str]:
+    """Every distinct text the voice will say, in order of first use."""
+    texts: list[str] = []
+    for item in script:
+        if isinstance(item, Speak):
+            texts.append(item.text)
+        elif isinstance(item, Quiet):
+            texts += [inner.text for inner in item.inner]
+    return list(dict.fromkeys(texts))
+
+
+def chime_styles(script: tuple[Instruction, ...]) -> list[str]:
+    return list(dict.fromkeys(item.style for item in script if isinstance(item, Ring)))
+
+
+def _expand(
+    steps: tuple[Step, ...], loc: Loc, scope: Mapping[str, object], words: CueWords
+) -> Iterator[Instruction]:
+    for index, step in enumerate(steps):
+        here = (*loc, index)
+        match step:
+            case Say(say=text):
+                yield Speak(fill(text, scope), here)
+            case Pause(pause=seconds):
+                yield Quiet(seconds, "pause", here)
+            case Hold(hold=seconds) | Rest(rest=seconds):
+                if step.say:
+                    yield Speak(fill(step.say, scope), here)
+                reminders = tuple(fill(t, scope) for t in step.remind.say) if step.remind else ()
+                every = step.remind.every if step.remind else None
+                inner = inner_cues(seconds, step.countdown, step.halfway, every, reminders, words)
+                role: Role = "hold" if isinstance(step, Hold) else "rest"
+                yield Quiet(seconds, role, here, tuple(inner))
+            case Chime(chime=style):
+                yield Ring(style, here)
+            case Section(section=title, steps=inner_steps):
+                yield Mark(fill(title, scope), opening=True)
+                yield from _expand(inner_steps, (*here, "steps"), scope, words)
+                yield Mark(fill(title, scope), opening=False)
+            case Sides(sides=sides, steps=inner_steps):
+                for side in sides:
+                    side_scope = {**scope, "side": side}
+                    yield from _expand(inner_steps, (*here, "steps"), side_scope, words)
+            case Repeat(repeat=count, steps=inner_steps):
+                for rep in range(1, count + 1):
+                    inner_scope = {**scope, "rep": rep, "reps": count}
+                    yield from _expand(inner_steps, (*here, "steps"), inner_scope, words)
+
+
+@dataclass(frozen=True)
+class Size:
+    silent_seconds: float
+    instructions: int  # what the steps unroll into: the planner's work
+    spoken_words: int  # of the lines between silences (cues inside holds add no time)
+
+
+def measure(steps: tuple[Step, ...]) -> Size:
+    """How much silence, how many instructions and spoken words the steps unroll into,
+    without unrolling them."""
+    silent, count, words = 0.0, 0, 0
+    for step in steps:
+        match step:
+            case Say(say=text):
+                count, words = count + 1, words + len(text.split())
+            case Chime():
+                count += 1
+            case Pause(pause=seconds):
+                silent, count = silent + seconds, count + 1
+            case Hold(hold=seconds) | Rest(rest=seconds):
+                silent, count = silent + seconds, count + 1 + bool(step.say)
+                words += len(step.say.split()) if step.say else 0
+            case Section(steps=inner) | Sides(steps=inner) | Repeat(steps=inner):
+                inner_size = measure(inner)
+                times = _times(step)
+                silent += times * inner_size.silent_seconds
+                count += times * inner_size.instructions + 2 * isinstance(
+                    step, Section
+                )  # its marks
+                words += times * inner_size.spoken_words
+    return Size(silent, count, words)
+
+
+def _times(block: Section | Sides | Repeat) -> int:
+    if isinstance(block, Sides):
+        return len(block.sides)
+    return block.repeat if isinstance(block, Repeat) else 1
