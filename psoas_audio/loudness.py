@@ -160,12 +160,6 @@ def peak_envelope(signal: Signal) -> Signal:
     return envelope
 
 
-def true_peak(signal: Signal) -> float:
-    """True peak in dBTP: the peak of the 4x oversampled signal."""
-    peak = float(peak_envelope(signal).max()) if len(signal) else 0.0
-    return 20 * np.log10(peak) if peak > 0 else float("-inf")
-
-
 LOOKAHEAD = 0.005  # seconds: how early the limiter's gain starts to move before a peak
 
 

@@ -118,3 +118,11 @@ def id3_frames(path: Path, frame_id: str) -> list[Any]:
     """The MP3's ID3 frames of one kind (e.g. COMM), as mutagen reads them."""
     frames: list[Any] = ID3(path).getall(frame_id)
     return frames
+
+
+def true_peak(signal: npt.NDArray[np.float32]) -> float:
+    """True peak in dBTP: the peak of the 4x oversampled signal (the limiter's own envelope)."""
+    from psoas_audio.loudness import peak_envelope
+
+    peak = float(peak_envelope(signal).max()) if len(signal) else 0.0
+    return float(20 * np.log10(peak)) if peak > 0 else float("-inf")

@@ -11,10 +11,11 @@ import pyloudnorm
 import pytest
 
 from conftest import TESTS
+from measure import true_peak
 from psoas_audio import Options, check, loudness, plan_routine
 from psoas_audio.errors import CacheError
 from psoas_audio.level import Levels, Measured, missed
-from psoas_audio.loudness import integrated, limit, measure_clip, true_peak
+from psoas_audio.loudness import integrated, limit, measure_clip
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.render import ahead, render
 
