@@ -453,7 +453,8 @@ def build(
         paths = _routine_files(routines)
         targets = _targets(paths, output)
         if len(paths) > 1:
-            _build_batch(session, paths, targets, options, jobs or os.cpu_count() or 1, quiet)
+            workers = jobs or os.cpu_count() or 1
+            _build_batch(session, paths, targets, options, workers, quiet, verbose)
             return
         [source] = _check_all(paths, options)
         for path, kind in pipeline.outputs(targets[0], options):  # before any speech work
@@ -636,10 +637,20 @@ def _build_batch(
     options: pipeline.Options,
     workers: int,
     quiet: bool = False,
+    verbose: bool = False,
 ) -> None:
-    """Every good routine built in parallel; every broken one reported; exit 1 if any was."""
-    rows, _, written = _batch(session, paths, targets, options, workers, lines=True, quiet=quiet)
+    """Every good routine built in parallel; every broken one reported; exit 1 if any was.
+    With verbose, each track's figures follow the table, in the routines' order."""
+    rows, outcomes, written = _batch(
+        session, paths, targets, options, workers, lines=True, quiet=quiet
+    )
     typer.echo(_table([rows[path] for path in paths], [written] if written else []))
+    if verbose:
+        for outcome in sorted(outcomes, key=lambda o: paths.index(o.job.path)):
+            if outcome.built is not None:
+                stderr.print(f"{outcome.built.output}:", markup=False, soft_wrap=True)
+                for line in _figures(outcome.built):
+                    stderr.print(line, markup=False, soft_wrap=True)
     if any(row[1] == "failed" for row in rows.values()):
         raise typer.Exit(1)
 

@@ -280,6 +280,25 @@ def test_a_build_off_a_terminal_prints_a_line_per_stage_quiet_none_and_verbose_i
     assert code == 1 and "--quiet and --verbose: choose one" in err
 
 
+def test_a_verbose_batch_gives_each_tracks_figures_after_the_table(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for name, line in (("a", "Lie down."), ("b", "Stand up.")):
+        (folder / f"{name}.yaml").write_text(f"title: {name}\nsteps: [{{say: {line}}}]\n")
+    out_dir = tmp_path / "out"
+    code, out, err = run("build", folder, "--engine", "fake", "-o", f"{out_dir}/", "-v")
+    assert code == 0, err
+    assert out.splitlines()[0].split() == ["file", "length", "size", "time"]
+    figures = [line for line in err.splitlines() if not PROGRESS.fullmatch(line)]
+    assert figures.pop(0).startswith("voice: fake: ")
+    assert figures[0] == f"{out_dir / 'a.mp3'}:"
+    assert figures[1] == "  lines: 1 distinct, 0 from the cache, 1 spoken"
+    assert figures[2].startswith("  loudness: -16.")
+    assert figures[3] == f"{out_dir / 'b.mp3'}:"
+    code, out, err = run("build", folder, "--engine", "fake", "-o", f"{out_dir}/", "-q")
+    assert code == 0 and err == ""
+
+
 def test_a_builds_bar_only_moves_forward_whatever_its_stages() -> None:
     from rich.progress import Progress
 
