@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,7 +64,8 @@ def build_all(
     inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()
     slots = _EngineSlots(os.cpu_count() or 1)
     count = max(1, min(workers, len(jobs)))
-    crew = [_Worker(number, inbox, options, slots) for number in range(count)]
+    one_core = replace(options, encoders=1)  # --jobs builds at once, each on one core
+    crew = [_Worker(number, inbox, one_core, slots) for number in range(count)]
     outcomes: dict[int, Outcome] = {}
     waiting = list(enumerate(jobs))
     busy: dict[int, tuple[int, float]] = {}  # worker -> (job index, started)

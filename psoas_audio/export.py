@@ -5,10 +5,11 @@ It works on a staged file (see files.py): nothing here touches the user's target
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from . import tools
+from . import files, mp3join, tools
 from .durations import spoken_length
 from .errors import EncodeError
 from .pcm import SAMPLE_RATE
@@ -17,13 +18,15 @@ DEFAULT_BITRATE = 96  # kbps CBR; below 64 some iPhones misread the length
 
 
 def encoder_command(
-    target: Path, bitrate: int = DEFAULT_BITRATE, *, copy: bool = False
+    target: Path, bitrate: int = DEFAULT_BITRATE, *, copy: bool = False, part: bool = False
 ) -> list[str]:
     """ffmpeg reading mono s16le PCM on stdin, writing CBR MP3 with its Xing/LAME header.
 
     copy: the same MP3 stream also goes to stdout (ffmpeg's tee muxer), for a meter to read as
-    it is written; the file is byte for byte what it would be without.
+    it is written; the file is byte for byte what it would be without. part: one part of a
+    track encoded in parts (mp3join.py): no ID3 tag before its Info header.
     """
+    id3 = "0" if part else "3"
     command = [
         tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
@@ -31,11 +34,12 @@ def encoder_command(
         "-map_metadata", "-1",
     ]  # fmt: skip
     if not copy:
-        return [*command, "-write_xing", "1", "-id3v2_version", "3", "-f", "mp3", str(target)]
+        return [*command, "-write_xing", "1", "-id3v2_version", id3, "-f", "mp3", str(target)]
     escaped = "".join("\\" + c if c in "\\'|[]" else c for c in f"file:{target.absolute()}")
     return [
         *command, "-map", "0:a", "-f", "tee",
-        f"[f=mp3:write_xing=1:id3v2_version=3]{escaped}|[f=mp3:write_xing=0:id3v2_version=0]pipe:1",
+        f"[f=mp3:write_xing=1:id3v2_version={id3}]{escaped}"
+        "|[f=mp3:write_xing=0:id3v2_version=0]pipe:1",
     ]  # fmt: skip
 
 
@@ -66,13 +70,56 @@ def encode_mp3(
     """
     doing = f"encoding {spoken_length(max(1, round(seconds)))} of audio"
     advance = None if progress is None else (lambda size: progress(size // 2))
-    meter = [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-f", "mp3",
-             "-i", "pipe:0", "-af", "ebur128=peak=sample", "-f", "null", "-"]  # fmt: skip
     printed = tools.feed(
         encoder_command(target, bitrate, copy=measure), pcm, seconds, doing, advance,
-        meter if measure else None,
+        [tools.ffmpeg_path(), *_METER] if measure else None,
     )  # fmt: skip
     return _loudness(printed, target) if measure else None
+
+
+def encode_parts(
+    parts: Sequence[tuple[Iterable[bytes], int]],
+    target: Path,
+    seconds: float,
+    bitrate: int = DEFAULT_BITRATE,
+    progress: Callable[[int], None] | None = None,
+    *,
+    measure: bool = False,
+) -> tuple[float, float] | None:
+    """As encode_mp3, for a track cut into parts (mp3join.cuts): each part's PCM and its
+    samples. The parts are encoded at once, each by its own ffmpeg, and joined into target,
+    decoding sample for sample as one encode would. The meter (measure) reads the first part
+    as it is written and the others once they are done. JoinError if they cannot be joined.
+    """
+    doing = f"encoding {spoken_length(max(1, round(seconds)))} of audio"
+    reported = 0
+
+    def advance(taken: int) -> None:  # all parts together, in bytes: progress wants steps
+        nonlocal reported
+        if progress is not None and taken > reported:
+            progress((taken - reported) // 2)
+            reported = taken
+
+    with contextlib.ExitStack() as stack:
+        paths = [target] + [
+            stack.enter_context(files.scratch(target.parent, target.name, ".mp3"))
+            for _ in parts[1:]
+        ]
+        commands = [
+            encoder_command(path, bitrate, copy=measure and not index, part=True)
+            for index, path in enumerate(paths)
+        ]
+        printed = tools.feed_many(
+            commands, [stream for stream, _ in parts], seconds, doing, advance,
+            [tools.ffmpeg_path(), *_METER] if measure else None,
+            lambda index: mp3join.audio(paths[index]),
+        )  # fmt: skip
+        mp3join.join(paths, [length for _, length in parts])
+    return _loudness(printed, target) if measure else None
+
+
+_METER = ["-hide_banner", "-nostdin", "-nostats", "-f", "mp3", "-i", "pipe:0",
+          "-af", "ebur128=peak=sample", "-f", "null", "-"]  # fmt: skip
 
 
 def _loudness(printed: str, path: Path) -> tuple[float, float]:

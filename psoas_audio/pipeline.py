@@ -9,6 +9,7 @@ import contextlib
 import datetime
 import hashlib
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from . import files, interrupts, tools
+from . import files, interrupts, mp3join, tools
 from .ambience import VERSION as AMBIENCE_VERSION
 from .ambience import Ambience, Bed, below_voice
 from .cache import Cache
@@ -25,11 +26,11 @@ from .chime import STYLES, chime
 from .chime import VERSION as CHIME_VERSION
 from .cover import CoverError, cover_from_file, generated_cover
 from .durations import MAX_TRACK_SECONDS, is_range, short_clock, tenths_clock
-from .errors import Loc, PlanError, Problem, RoutineError, UnknownVoice
-from .export import DEFAULT_BITRATE, encode_mp3, encoded_size
+from .errors import Loc, OutputError, PlanError, Problem, RoutineError, UnknownVoice
+from .export import DEFAULT_BITRATE, encode_mp3, encode_parts, encoded_size
 from .fit import OutOfSpan, fit
 from .level import TARGET_LUFS, Leveler, Levels, Measured, Source, missed
-from .pcm import Samples, quantize, to_seconds
+from .pcm import Samples, quantize, to_samples, to_seconds
 from .render import ahead, render
 from .routine import RoutineFile, load_routine, require_cues_fit, spoken_problem
 from .script import Instruction, Quiet, Size, Speak, chime_styles, expand, measure, phrases
@@ -70,6 +71,7 @@ class Options:
     force: bool = False  # replace an existing output file even if it is not an MP3
     transcript: bool = True  # STEM.vtt beside the MP3
     lrc: bool = False  # STEM.lrc beside it too
+    encoders: int | None = None  # ffmpegs encoding one track's parts at once (None: a core each)
 
 
 class Reporter(Protocol):
@@ -545,10 +547,32 @@ def build(
             bed = None
             if style != "none":  # well under the voice, wherever the encoder moves the PCM
                 bed = Bed(style, timeline, bed_lufs(timeline, options))
-            made = render(timeline, partial(leveler.clip, levels=levels), bed)
-            with contextlib.closing(ahead(made)) as pcm:  # its maker stops as we do
-                found = encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance,
-                                   measure=measure)  # fmt: skip
+            clip = partial(leveler.clip, levels=levels)
+            at = [] if bed is not None else cuts(timeline, options)  # a bed plays throughout
+            if at:  # the parts lie beside the track until they are joined into it
+                try:
+                    files.ensure_space(
+                        mp3.parent, 2 * encoded_size(timeline.seconds, options.bitrate)
+                    )
+                except OutputError:
+                    at = []
+            found = None
+            if at:
+                parts = [(render(timeline, clip, span=span), span[1] - span[0])
+                         for span in mp3join.spans(timeline.length, at)]  # fmt: skip
+                try:
+                    found = encode_parts(parts, mp3, timeline.seconds, options.bitrate,
+                                         advance, measure=measure)  # fmt: skip
+                except mp3join.JoinError as exc:  # an encoder unlike LAME: one piece after all
+                    reporter.notice(f"{exc}; encoding the track in one piece")
+                    at = []
+                    reporter.start("encoding again", timeline.length)
+                    done = 0
+            if not at:
+                made = render(timeline, clip, bed)
+                with contextlib.closing(ahead(made)) as pcm:  # its maker stops as we do
+                    found = encode_mp3(pcm, mp3, timeline.seconds, options.bitrate, advance,
+                                       measure=measure)  # fmt: skip
             return None if found is None else Measured(lufs=found[0], peak_db=found[1])
 
         def leveling(done: int, total: int) -> None:
@@ -587,6 +611,24 @@ def build(
     return Built(output, timeline.seconds, written, routine.title, routine.author, tags, lines,
                  routine.language, levels.gains.measured, len(planned.speech.refs),
                  planned.speech.cached)  # fmt: skip
+
+
+MIN_PART_SECONDS = 30.0  # shorter parts gain less than a second ffmpeg costs to start
+
+
+def cuts(timeline: Timeline, options: Options) -> list[int]:
+    """Where to cut the track so that its parts are encoded at once, a core each (mp3join)."""
+    encoders = options.encoders or os.cpu_count() or 1
+    silences: list[tuple[int, int]] = []
+    for event in timeline.events:  # runs of silence, however many events make each one
+        if event.kind != "silence":
+            continue
+        if silences and silences[-1][1] == event.start:
+            silences[-1] = (silences[-1][0], event.end)
+        else:
+            silences.append((event.start, event.end))
+    least = to_samples(MIN_PART_SECONDS)
+    return mp3join.cuts(silences, timeline.length, encoders, least)
 
 
 class _Cover(BaseModel):

@@ -17,17 +17,28 @@ _ZEROS = bytes(2 * SAMPLE_RATE)  # one second of digital silence, reused for eve
 
 
 def render(
-    timeline: Timeline, clip_for: Callable[[Event], Samples], bed: Bed | None = None
+    timeline: Timeline,
+    clip_for: Callable[[Event], Samples],
+    bed: Bed | None = None,
+    span: tuple[int, int] | None = None,
 ) -> Iterator[bytes]:
-    """The track as consecutive little-endian int16 chunks, exactly timeline.length samples.
+    """The track as consecutive little-endian int16 chunks, exactly timeline.length samples
+    (or the samples [start, end) of span: a part the encoder takes on its own).
 
     clip_for(event) gives each sound at its final level; silences are written here, and the
-    ambient bed, if any, is mixed under both. Nothing moves: the bed only adds.
+    ambient bed, if any, is mixed under both. Nothing moves: the bed only adds. A bed plays
+    from the start, so a span comes without one.
     """
-    written = 0
+    start, end = span or (0, timeline.length)
+    if span is not None and bed is not None:
+        raise ValueError("a span of the track is rendered without the bed")
+    written = start
     for event in timeline.events:
+        if event.end <= start or event.start >= end:
+            continue
+        first, last = max(event.start, start) - event.start, min(event.end, end) - event.start
         if event.kind == "silence":
-            remaining = 2 * event.length
+            remaining = 2 * (last - first)
             while remaining:
                 chunk = _ZEROS[: min(remaining, len(_ZEROS))]
                 remaining -= len(chunk)
@@ -38,9 +49,10 @@ def render(
                 raise CacheError(
                     f"the clip for {event.text!r} changed during the build; build again"
                 )
-            yield clip.astype("<i2", copy=False).tobytes() if bed is None else _mixed(clip, bed)
-        written += event.length
-    if written != timeline.length:
+            part = clip[first:last]
+            yield part.astype("<i2", copy=False).tobytes() if bed is None else _mixed(part, bed)
+        written += last - first
+    if written != end:
         raise RuntimeError("the rendered track does not match the plan's length")
 
 

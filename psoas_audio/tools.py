@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import IO, Any
 
 from . import interrupts
@@ -76,6 +77,90 @@ def feed(
             return ""
         after.finish(time_limit(audio_seconds))
         return after.messages()
+
+
+def feed_many(
+    commands: Sequence[Sequence[str]],
+    streams: Sequence[Iterable[bytes]],
+    audio_seconds: float,
+    doing: str,
+    progress: Callable[[int], None] | None = None,
+    reader: Sequence[str] | None = None,
+    later: Callable[[int], Iterable[bytes]] | None = None,
+) -> str:
+    """Several encoders at once, each fed its stream by a thread of its own; progress(bytes)
+    with all they have taken together, from this thread.
+
+    With a reader, it is fed the first encoder's stdout as that is written, then later(k) for
+    each later encoder k once k has finished (its file, say): one meter over the whole. The
+    first failure (or an interrupt) stops them all, and is raised here.
+    """
+    with contextlib.ExitStack() as stack:
+        children = [
+            _started(stack, command, doing, stdin=True, stdout=reader is not None and not index)
+            for index, command in enumerate(commands)
+        ]
+        meter = None if reader is None else _started(stack, reader, doing, stdin=True)
+        limit = time_limit(audio_seconds)
+        stop = threading.Event()
+        finished = [threading.Event() for _ in commands]
+        taken = [0] * len(commands)
+        failures: list[BaseException] = []
+
+        def guarded(job: Callable[[], None]) -> Callable[[], None]:
+            def run() -> None:
+                try:
+                    job()
+                except BaseException as exc:  # handed to this thread, which raises it
+                    failures.append(exc)
+                    stop.set()
+
+            return run
+
+        def encode(index: int) -> None:
+            for chunk in streams[index]:
+                if stop.is_set():
+                    return
+                children[index].write(chunk)
+                taken[index] += len(chunk)
+            children[index].finish(limit)
+            finished[index].set()
+
+        def relay() -> None:
+            assert meter is not None and later is not None
+            first = children[0].stdout
+            assert first is not None
+            while chunk := first.read(1 << 16):
+                meter.write(chunk)
+            for index in range(1, len(commands)):
+                while not finished[index].wait(0.1):
+                    if stop.is_set():
+                        return
+                for chunk in later(index):
+                    meter.write(chunk)
+            meter.finish(limit)
+
+        jobs: list[Callable[[], None]] = [partial(encode, i) for i in range(len(commands))]
+        if meter is not None:
+            jobs.append(relay)
+        threads = [threading.Thread(target=guarded(job), daemon=True) for job in jobs]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.1)
+                    if progress:
+                        progress(sum(taken))
+                    if stop.is_set():
+                        break
+                if stop.is_set():
+                    break
+        finally:
+            stop.set()  # an interrupt or a failure: the children die as the stack unwinds
+        if failures:
+            raise failures[0]
+        return "" if meter is None else meter.messages()
 
 
 def _started(stack: contextlib.ExitStack, command: Sequence[str], doing: str, **how: Any) -> _Child:

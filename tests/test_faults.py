@@ -139,6 +139,42 @@ def test_a_signal_while_an_engine_process_is_born_leaves_no_orphan_and_no_traceb
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "mini.mp3"]
 
 
+def test_an_interrupt_while_a_track_is_encoded_in_parts_leaves_no_part_behind(
+    tmp_path: Path,
+) -> None:
+    from test_mp3join import LONG
+
+    three_cores = "import os; os.cpu_count = lambda: 3; "  # cut in three, whatever the machine
+    routine, folder = tmp_path / "long.yaml", tmp_path / "out"
+    routine.write_text(LONG)
+    folder.mkdir()
+    target, cache = folder / "long.mp3", tmp_path / "cache"
+    for _ in range(2):  # the second build is what each one below repeats: time that one
+        started = time.monotonic()
+        code, _, err = run("build", routine, "--engine", "fake", "-o", target, cache=cache,
+                           prelude=three_cores)  # fmt: skip
+        assert code == 0, err
+        warm = time.monotonic() - started
+    whole = decode(target)
+    outcomes = []
+    for index in range(8):
+        target.write_bytes(OLD_MP3)
+        delay = warm * (index + 0.5) / 8
+        process = start("build", routine, "--engine", "fake", "-o", target, cache=cache,
+                        prelude=three_cores)  # fmt: skip
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT if index % 2 else signal.SIGTERM)
+        code, _, err = finish(process)
+        assert leftovers(folder) == [], f"a part left behind after {delay:.2f}s"
+        if code == 130 and "nothing was written" in err:
+            assert target.read_bytes() == OLD_MP3
+        else:
+            assert code in (0, 130), err
+            assert np.array_equal(decode(target), whole)
+        outcomes.append(code)
+    assert outcomes.count(130) >= 4, outcomes
+
+
 def test_a_killed_build_leaves_leftovers_that_the_next_build_removes(tmp_path: Path) -> None:
     routine = tmp_path / "long.yaml"
     routine.write_text("title: Long\nsteps:\n" + "  - hold: 2h\n    say: Hold.\n" * 4)

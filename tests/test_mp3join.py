@@ -1,0 +1,132 @@
+"""A track encoded in parts at once decodes sample for sample as one encode: the same length,
+the same audio up to the first cut, silence at each cut, one valid LAME header for the whole."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import Writer
+from measure import RATE, decode, ebur128, id3_frames
+from psoas_audio import Options, build, check, mp3join, pipeline, plan_routine
+from psoas_audio.mp3join import FRAME, QUIET_AFTER, QUIET_BEFORE, JoinError, crc16, cuts, spans
+from test_e2e import assert_track_follows_plan
+
+MINUTE = 60 * RATE
+# About three minutes of holds and lines: long enough to be cut in three.
+LONG = "title: Long\nsteps:\n" + "".join(
+    f"  - say: Line number {n}, breathe slowly.\n  - hold: 14s\n    countdown: 3\n"
+    for n in range(1, 12)
+)
+
+
+def test_cuts_fall_inside_silence_on_whole_frames_near_equal_parts() -> None:
+    silences = [(0, RATE), (59 * RATE, 61 * RATE), (100 * RATE, 100 * RATE + 2000)]
+    [cut] = cuts(silences, 120 * RATE, 2, 30 * RATE)
+    assert cut % FRAME == 0 and 59 * RATE + QUIET_BEFORE <= cut <= 61 * RATE - QUIET_AFTER
+    assert abs(cut - 60 * RATE) < FRAME
+    assert spans(120 * RATE, [cut]) == [(0, cut - FRAME), (cut, 120 * RATE)]
+    # a silence too short for a cut is passed over, and parts are never too short
+    assert cuts([(100 * RATE, 100 * RATE + 2000)], 200 * RATE, 2, 30 * RATE) == []
+    assert cuts(silences, 120 * RATE, 2, 70 * RATE) == []
+    assert cuts([], 120 * RATE, 4, RATE) == []
+
+
+def test_the_checksums_are_lames() -> None:
+    assert crc16(b"123456789") == 0xBB3D  # CRC-16/ARC's check value
+    first, second = b"frames of one part", b"and of the next one"
+    joined = mp3join._advance(crc16(first), len(second)) ^ crc16(second)
+    assert joined == crc16(first + second)
+
+
+def test_parts_that_do_not_fill_their_slots_are_refused(tmp_path: Path) -> None:
+    paths = [tmp_path / "a.mp3", tmp_path / "b.mp3"]
+    for path, seconds in zip(paths, (2.0, 1.0), strict=True):
+        pcm = np.zeros(int(seconds * RATE), "<i2").tobytes()
+        _encode(pcm, path)
+    with pytest.raises(JoinError, match="cannot join"):
+        mp3join.join(paths, [2 * RATE + 5, RATE])  # the first part was not cut to its slot
+    (tmp_path / "c.mp3").write_bytes(b"not an mp3 at all" * 100)
+    with pytest.raises(JoinError, match="no Info header"):
+        mp3join.join([tmp_path / "c.mp3", paths[1]], [RATE, RATE])
+
+
+def _encode(pcm: bytes, path: Path) -> None:
+    from psoas_audio.export import encoder_command
+
+    subprocess.run(encoder_command(path, part=True), input=pcm, check=True)
+
+
+def test_a_track_in_parts_decodes_as_one_encode_sample_for_sample(
+    write: Writer, tmp_path: Path
+) -> None:
+    routine = write("long.yaml", LONG)
+    single, parted = tmp_path / "single.mp3", tmp_path / "parted.mp3"
+    build(check(routine), single, Options(engine="fake", encoders=1))
+    options = Options(engine="fake", encoders=3)
+    built = build(check(routine), parted, options)
+    planned = plan_routine(check(routine), options)
+    at = pipeline.cuts(planned.timeline, options)
+    assert len(at) == 2, "the routine was not cut in three"
+    one, three = decode(single), decode(parted)
+    assert len(three) == len(one) == planned.timeline.length
+    assert np.array_equal(three[: at[0] - QUIET_BEFORE], one[: at[0] - QUIET_BEFORE])
+    for cut in at:  # digital silence across each cut, where the parts meet
+        assert np.max(np.abs(three[cut - QUIET_BEFORE : cut + QUIET_AFTER])) < 2 / 32768
+    after = slice(at[-1] + 5 * RATE, at[-1] + 15 * RATE)  # the same audio, encoded apart
+    assert np.sqrt(np.mean((three[after] - one[after]) ** 2)) < 0.01
+    assert ebur128(parted) == pytest.approx(ebur128(single), abs=0.1)
+    assert built.measured is not None and built.measured.lufs == pytest.approx(-16, abs=0.3)
+    assert _seconds(parted) == pytest.approx(_seconds(single), abs=1e-6)  # as players read it
+    assert id3_frames(parted, "CHAP") == id3_frames(single, "CHAP")
+    warnings = subprocess.run(["ffmpeg", "-v", "warning", "-i", str(parted), "-f", "null", "-"],
+                              capture_output=True, text=True, check=True).stderr  # fmt: skip
+    assert warnings == ""
+    header = parted.read_bytes()
+    start = header.index(b"Info") - 21
+    lame = start + 21 + 120
+    assert crc16(header[start : start + 190].replace(header[lame + 34 : lame + 36], b"\0\0", 1)) \
+        == int.from_bytes(header[lame + 34 : lame + 36], "big")  # fmt: skip
+    assert [p.name for p in tmp_path.iterdir() if ".psoas-" in p.name] == []
+
+
+def test_a_track_that_cannot_be_joined_is_encoded_in_one_piece(
+    write: Writer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(paths: list[Path], lengths: list[int]) -> None:
+        raise JoinError("a part of 5 samples made 3 frames: cannot join")
+
+    monkeypatch.setattr(mp3join, "join", refuse)
+    notes: list[str] = []
+
+    class Notes:
+        def start(self, stage: str, total: int) -> None: ...
+        def update(self, done: int) -> None: ...
+        def notice(self, message: str) -> None:
+            notes.append(message)
+
+        def speaking(self, voice: str, pace: float) -> None: ...
+        def written(self, path: Path) -> None: ...
+
+    routine = write("long.yaml", LONG)
+    target = tmp_path / "long.mp3"
+    options = Options(engine="fake", encoders=2)
+    build(check(routine), target, options, Notes())
+    assert notes == ["a part of 5 samples made 3 frames: cannot join; encoding the track in "
+                     "one piece"]  # fmt: skip
+    plan = plan_routine(check(routine), options).timeline.as_json()
+    assert_track_follows_plan(routine, json.loads(json.dumps(plan)), decode(target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp3", "long.vtt", "long.yaml"]
+
+
+def _seconds(path: Path) -> float:
+    """The length a player shows, from the header (mutagen reads the LAME tag)."""
+    from mutagen.mp3 import MP3
+
+    info = MP3(path).info  # type: ignore[no-untyped-call]
+    assert info is not None
+    return float(info.length)
