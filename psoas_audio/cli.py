@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from . import authoring, batch, files, interrupts, pipeline
+from . import authoring, batch, files, heap, interrupts, pipeline
 from . import publish as publishing
 from .ambience import STYLES
 from .cache import Cache
@@ -67,6 +67,7 @@ def _main(
     ] = False,
 ) -> None:
     """Compile YAML body-work routines into voice-guided MP3s with exact silences."""
+    heap.one_arena()  # before any thread starts
     if version:
         import importlib.metadata  # only here: it costs a build 30 ms
 

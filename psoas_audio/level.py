@@ -7,9 +7,6 @@ beside the clips, so a rebuild that changes nothing does no DSP at all.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from . import interrupts
+from . import heap, interrupts
 from .cache import Cache
 from .pcm import Samples, Signal, quantize
 from .timeline import Event, Timeline
@@ -171,7 +168,7 @@ class Leveler:
             shift = self.cache.load_value(self._shift_key, EncoderShift)
             expected = shift.shift if shift else TYPICAL_SHIFT_LU
             gains = self._measure(plays, self.target - expected, self.ceiling, progress)
-            _give_back_memory()
+            heap.give_back()
         return Levels(gains, key)
 
     def _verify(
@@ -198,7 +195,7 @@ class Leveler:
         if not peaks_held:
             ceiling -= measured.peak_db - TRUE_PEAK_DBTP + PEAK_MARGIN_DB
         gains = self._measure(self._plays(timeline), pcm_target, ceiling, progress)
-        _give_back_memory()
+        heap.give_back()
         return Levels(gains, levels.key)
 
     @staticmethod
@@ -362,15 +359,6 @@ class _Speech:
     short_term: float  # loudest 3 s, unlimited (LUFS)
     peak: float = float("-inf")  # true peak (dBTP), once the search knows where to look
     peaks: Peaks | None = None  # the samples a gain the search may try could limit
-
-
-def _give_back_memory() -> None:
-    """Hand the heap the search freed back to the system. glibc keeps freed small blocks for
-    reuse, so the search's thousands of per-clip arrays held about 20 MB through the whole
-    encode (a 30-minute cold build peaked at 119 MB, 103 MB with this). Elsewhere: nothing."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _float(samples: Samples) -> Signal:

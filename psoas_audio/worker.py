@@ -18,6 +18,9 @@ from typing import IO, Any
 
 def main() -> None:
     _idle()
+    from .heap import one_arena
+
+    one_arena()  # before any thread starts
     wire_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # prints (pyttsx3's among them) must not reach the wire
     wire_in = sys.stdin.buffer
