@@ -65,6 +65,7 @@ def cli(*args: str | Path, cache: Path, engine: str | None = "pyttsx3") -> str:
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "in one piece" not in result.stderr, result.stderr  # parts always join here
     return result.stdout
 
 

@@ -24,6 +24,21 @@ LONG = "title: Long\nsteps:\n" + "".join(
 )
 
 
+class Notes:
+    """A reporter that keeps what the build says."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def start(self, stage: str, total: int) -> None: ...
+    def update(self, done: int) -> None: ...
+    def notice(self, message: str) -> None:
+        self.said.append(message)
+
+    def speaking(self, voice: str, pace: float) -> None: ...
+    def written(self, path: Path) -> None: ...
+
+
 def test_cuts_fall_inside_silence_on_whole_frames_near_equal_parts() -> None:
     silences = [(0, RATE), (59 * RATE, 61 * RATE), (100 * RATE, 100 * RATE + 2000)]
     [cut] = cuts(silences, 120 * RATE, 2, 30 * RATE)
@@ -55,6 +70,22 @@ def test_parts_that_do_not_fill_their_slots_are_refused(tmp_path: Path) -> None:
         mp3join.join([tmp_path / "c.mp3", paths[1]], [RATE, RATE])
 
 
+def test_the_last_parts_padding_comes_from_its_frames_not_ffmpegs_header(tmp_path: Path) -> None:
+    """ffmpeg caps the padding it writes at 1681; LAME pads up to 1727. A tone in each part."""
+    slot, last = 40 * FRAME, 44_951  # 44,951 samples: LAME pads 1705, ffmpeg's header says 1681
+    tone = (8000 * np.sin(np.arange(slot + last) * 0.05)).astype("<i2")
+    tone[slot - 4 * FRAME : slot + 3 * FRAME] = 0  # where the cut is
+    paths = [tmp_path / "a.mp3", tmp_path / "b.mp3"]
+    _encode(tone[: slot - FRAME].tobytes(), paths[0])
+    _encode(tone[slot:].tobytes(), paths[1])
+    mp3join.join(paths, [slot - FRAME, last])
+    decoded = decode(paths[0])
+    assert len(decoded) == slot + last
+    heard = np.abs(decoded[slot - 2 * FRAME : slot + FRAME])
+    assert np.max(heard) < 2 / 32768  # the parts meet in silence
+    assert np.corrcoef(decoded[slot + 2 * FRAME :], tone[slot + 2 * FRAME :])[0, 1] > 0.99
+
+
 def _encode(pcm: bytes, path: Path) -> None:
     from psoas_audio.export import encoder_command
 
@@ -67,8 +98,9 @@ def test_a_track_in_parts_decodes_as_one_encode_sample_for_sample(
     routine = write("long.yaml", LONG)
     single, parted = tmp_path / "single.mp3", tmp_path / "parted.mp3"
     build(check(routine), single, Options(engine="fake", encoders=1))
-    options = Options(engine="fake", encoders=3)
-    built = build(check(routine), parted, options)
+    options, notes = Options(engine="fake", encoders=3), Notes()
+    built = build(check(routine), parted, options, notes)
+    assert notes.said == []  # joined, not encoded again in one piece
     planned = plan_routine(check(routine), options)
     at = pipeline.cuts(planned.timeline, options)
     assert len(at) == 2, "the routine was not cut in three"
@@ -101,22 +133,12 @@ def test_a_track_that_cannot_be_joined_is_encoded_in_one_piece(
         raise JoinError("a part of 5 samples made 3 frames: cannot join")
 
     monkeypatch.setattr(mp3join, "join", refuse)
-    notes: list[str] = []
-
-    class Notes:
-        def start(self, stage: str, total: int) -> None: ...
-        def update(self, done: int) -> None: ...
-        def notice(self, message: str) -> None:
-            notes.append(message)
-
-        def speaking(self, voice: str, pace: float) -> None: ...
-        def written(self, path: Path) -> None: ...
-
     routine = write("long.yaml", LONG)
     target = tmp_path / "long.mp3"
     options = Options(engine="fake", encoders=2)
-    build(check(routine), target, options, Notes())
-    assert notes == ["a part of 5 samples made 3 frames: cannot join; encoding the track in "
+    notes = Notes()
+    build(check(routine), target, options, notes)
+    assert notes.said == ["a part of 5 samples made 3 frames: cannot join; encoding the track in "
                      "one piece"]  # fmt: skip
     plan = plan_routine(check(routine), options).timeline.as_json()
     assert_track_follows_plan(routine, json.loads(json.dumps(plan)), decode(target))
