@@ -91,9 +91,11 @@ class NotPublished(PsoasError):
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
-    """The choice a typo most likely meant, if any is close enough."""
-    matches = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    """The choice a typo most likely meant, if any is close enough; case does not count
+    (RAIN means rain)."""
+    folded = {choice.lower(): choice for choice in sorted(choices, reverse=True)}
+    matches = difflib.get_close_matches(name.lower(), sorted(folded), n=1, cutoff=0.6)
+    return folded[matches[0]] if matches else None
 
 
 def did_you_mean(name: str, choices: Iterable[str], *, braces: bool = False) -> str:

@@ -359,3 +359,11 @@ def test_the_cache_says_where_it_is_and_prunes_only_its_own_old_entries(
     code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "b.mp3")
     assert code == 0, err  # everything made again
     assert (tmp_path / "a.mp3").stat().st_size == (tmp_path / "b.mp3").stat().st_size
+
+
+def test_a_choice_in_the_wrong_case_is_suggested_as_written() -> None:
+    from psoas_audio.errors import did_you_mean
+
+    assert did_you_mean("RAIN", ["none", "rain", "ocean", "drone"]) == " (did you mean 'rain'?)"
+    assert did_you_mean("Say", ["say", "hold"]) == " (did you mean 'say'?)"
+    assert did_you_mean("xyzzy", ["say", "hold"]) == ""
