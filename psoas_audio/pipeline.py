@@ -272,6 +272,7 @@ def _planned_with(
     with Speaker(request, cache, options.timeout) as speaker:
         said = [item.text for item in expand(source.routine) if isinstance(item, Speak)]
         reporter.start("speaking", len(set(said)))  # the probe is the stage's first part
+        speaker.resume_speed(said)
         speaker.probe(said, PACE_WITHIN)
         target = _target(source, options)
         for attempt in range(3):
@@ -289,6 +290,7 @@ def _planned_with(
                 break
             seconds = to_seconds(sum(e.length for e in lines))
             speaker.correct_pace(speaker.speed_for([e.text for e in lines], seconds))
+        speaker.keep_speed(said)
         return replace(planned, voice=speaker.voice())
 
 

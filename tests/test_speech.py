@@ -263,3 +263,33 @@ def test_a_routine_far_off_the_pace_is_probed_first_so_its_lines_are_spoken_abou
     engine_log.unlink()
     again = plan_routine(check(write("r.yaml", f"title: T\nsteps:\n{lines}"), options), options)
     assert spoken(engine_log) == [] and again.timeline == planned.timeline  # the same speed
+
+
+def test_a_routine_corrected_once_starts_at_its_corrected_speed_next_time(
+    write: Writer, engine_log: Path
+) -> None:
+    """A short routine far off the pace is laid out, spoken again at a corrected speed; its
+    next build starts at that speed, so nothing is spoken and no stage says "again"."""
+
+    class Stages:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def start(self, stage: str, total: int) -> None:
+            self.names.append(stage)
+
+        def update(self, done: int) -> None: ...
+        def notice(self, message: str) -> None: ...
+        def speaking(self, voice: str, pace: float) -> None: ...
+        def written(self, path: Path) -> None: ...
+
+    lines = "".join(f"  - say: Line {n} of a short routine, said slowly.\n" for n in range(8))
+    options = Options(engine="fake")
+    first, second = Stages(), Stages()
+    routine = write("r.yaml", f"title: T\nsteps:\n{lines}")
+    planned = plan_routine(check(routine, options), options, first)
+    assert "speaking again" in first.names  # the calibrated speed missed, once
+    engine_log.unlink()
+    again = plan_routine(check(routine, options), options, second)
+    assert set(second.names) == {"speaking"} and spoken(engine_log) == []
+    assert again.timeline == planned.timeline

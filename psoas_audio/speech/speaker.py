@@ -51,6 +51,14 @@ class VoiceRecord(BaseModel):
     name: str
 
 
+class Speed(BaseModel):
+    """The speed a routine's lines were last corrected to, so its next build starts there (and
+    finds its clips) instead of at the calibrated speed and correcting again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    articulation: float
+
+
 @dataclass(frozen=True)
 class Voice:
     """Who spoke a track, as build, plan and the MP3's tags say it."""
@@ -88,6 +96,26 @@ class Speaker:
         self._voice_id: str | None = None
         self._record: VoiceRecord | None = None
         self._known: dict[str, AudioRef] = {}  # checked once per speaker: a fit plans many times
+
+    def resume_speed(self, said: Sequence[str]) -> None:
+        """Start at the speed these lines were corrected to last time, if they were."""
+        found = self.cache.load_value(self._speed_key(said), Speed)
+        if found is not None and found.articulation > 0:
+            self.correct_pace(found.articulation / self.phrasing.articulation)
+
+    def keep_speed(self, said: Sequence[str]) -> None:
+        """Remember the speed these lines came to, for resume_speed()."""
+        if self.phrasing.articulation != phrasing(self.request.rate).articulation:
+            self.cache.save_value(
+                self._speed_key(said), Speed(articulation=self.phrasing.articulation)
+            )
+
+    def _speed_key(self, said: Sequence[str]) -> str:
+        request = self.request
+        return self.cache.key(
+            kind="speed", engine=request.engine, voice=request.name, language=request.language,
+            rate=request.rate, pace=VERSION, lines=sorted(set(said)),
+        )  # fmt: skip
 
     def probe(self, said: Sequence[str], within: float) -> None:
         """Before a routine's lines are spoken: speak the few that weigh most in it, and if
