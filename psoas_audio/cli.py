@@ -390,11 +390,12 @@ def _display(
 
 
 @app.command(
+    short_help="Build routines into voice-guided MP3s, with transcripts.",
     epilog="Examples:  psoas-audio build routines/psoas-release.yaml\n\n"
     "psoas-audio build routines/psoas-release.yaml --length 15m\n\n"
     "psoas-audio build routines/ --profile me.yaml -o output/mine/\n\n"
     "psoas-audio build routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 120 "
-    "-o ~/lunge.mp3"
+    "-o ~/lunge.mp3",
 )
 def build(
     routines: Routines,
@@ -404,7 +405,8 @@ def build(
             "-o",
             "--output",
             metavar="PATH",
-            help="MP3 path, or a folder ending in / [default: output/STEM.mp3].",
+            help="MP3 path, or a folder (one that exists, or ending in /) "
+            "[default: output/STEM.mp3].",
         ),
     ] = None,
     sets: Sets = None,
@@ -469,9 +471,10 @@ def build(
 
 
 @app.command(
+    short_help="Build routines into a site to open from disk or upload.",
     epilog="Examples:  psoas-audio publish routines/ --site output/site "
     "--base-url https://example.org/psoas/\n\n"
-    "psoas-audio publish routines/psoas-release.yaml --profile me.yaml --site ~/my-track"
+    "psoas-audio publish routines/psoas-release.yaml --profile me.yaml --site ~/my-track",
 )
 def publish(
     routines: Routines,
@@ -768,8 +771,9 @@ def _check_all(
 
 
 @app.command(
+    short_help="Validate routines as build would, writing nothing.",
     epilog="Examples:  psoas-audio check routines/*.yaml\n\n"
-    "psoas-audio check routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 120"
+    "psoas-audio check routines/kneeling-lunge-stretch.yaml --set hold=30s --rate 120",
 )
 def check(
     routines: Routines,
@@ -793,9 +797,10 @@ def check(
 
 
 @app.command(
+    short_help="Show the timeline, with the speech's real lengths.",
     epilog="Examples:  psoas-audio plan routines/bed-edge-stretch.yaml\n\n"
     "psoas-audio plan routines/psoas-release.yaml --length 15m   (what the fit chose)\n\n"
-    "psoas-audio plan routines/bed-edge-stretch.yaml --json | jq .duration"
+    "psoas-audio plan routines/bed-edge-stretch.yaml --json | jq .duration",
 )
 def plan(
     routine: Annotated[
@@ -894,7 +899,10 @@ def plan_table(timeline: Timeline, voice: Voice | None = None, bed: str = "none"
     return "\n".join(lines)
 
 
-@app.command(epilog="Example:  psoas-audio new routines/my-routine.yaml")
+@app.command(
+    short_help="Write a commented starter routine.",
+    epilog="Example:  psoas-audio new routines/my-routine.yaml",
+)
 def new(
     path: Annotated[
         Path, typer.Argument(metavar="PATH", help="Where to write it.", show_default=False)
@@ -915,19 +923,21 @@ def new(
         typer.echo(f"{path}: a starter routine; build it with: psoas-audio build {path}")
 
 
-@app.command(epilog="Example:  psoas-audio schema > routines/routine.schema.json")
+@app.command(
+    short_help="Print the JSON Schema of the routine format.",
+    epilog="Example:  psoas-audio schema > routines/routine.schema.json",
+)
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of the routine format, for editors."""
     typer.echo(authoring.schema_text(), nl=False)
 
 
 @app.command(
-    epilog="Examples:  psoas-audio voices --engine pyttsx3\n\npsoas-audio voices --language de"
+    short_help="List the voices an engine offers on this machine.",
+    epilog="Examples:  psoas-audio voices --engine pyttsx3\n\npsoas-audio voices --language de",
 )
 def voices(
-    engine: Annotated[
-        str, typer.Option(metavar="ENGINE", help="auto, piper or pyttsx3 [default: auto].")
-    ] = AUTO,
+    engine: Annotated[str, typer.Option(metavar="ENGINE", help="auto, piper or pyttsx3.")] = AUTO,
     language: Annotated[
         str | None,
         typer.Option(metavar="CODE", help="Only voices for this language code, e.g. de or en-gb."),
@@ -956,6 +966,7 @@ def voices(
 
 @app.command(
     "cache",
+    short_help="Show where the cache is and its size; prune or clear it.",
     epilog="Examples:  psoas-audio cache\n\npsoas-audio cache --prune 30\n\n"
     "psoas-audio cache --clear",
 )
