@@ -132,7 +132,7 @@ class _Worker:
             [sys.executable, "-m", "psoas_audio.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, **session,  # type: ignore[call-overload]
         )  # fmt: skip
-        self._send(("setup", sys.path, dict(ENGINES), options))
+        self._send(("setup", sys.path, dict(ENGINES), options, os.getpid()))
         threading.Thread(target=self._relay, args=(inbox,), daemon=True).start()
 
     def run(self, index: int, job: Job) -> None:

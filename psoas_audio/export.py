@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import files, mp3join, tools
 from .durations import spoken_length
-from .errors import EncodeError
+from .errors import EncodeError, OutputError
 from .pcm import SAMPLE_RATE
 
 DEFAULT_BITRATE = 96  # kbps CBR; below 64 some iPhones misread the length
@@ -101,10 +101,13 @@ def encode_parts(
             reported = taken
 
     with contextlib.ExitStack() as stack:
-        paths = [target] + [
-            stack.enter_context(files.scratch(target.parent, target.name, ".mp3"))
-            for _ in parts[1:]
-        ]
+        paths = (
+            [target]
+            + [
+                stack.enter_context(files.scratch(target.parent, "part", ".mp3"))  # a short name
+                for _ in parts[1:]
+            ]
+        )
         commands = [
             encoder_command(path, bitrate, copy=measure and not index, part=True)
             for index, path in enumerate(paths)
@@ -114,7 +117,12 @@ def encode_parts(
             [tools.ffmpeg_path(), *_METER] if measure else None,
             lambda index: mp3join.audio(paths[index]),
         )  # fmt: skip
-        mp3join.join(paths, [length for _, length in parts])
+        try:
+            mp3join.join(paths, [length for _, length in parts])
+        except OSError as exc:  # the disk filled as the parts were laid end to end
+            raise OutputError(f"cannot write {target.parent}: {exc.strerror}") from None
+    if progress is not None:  # the silence left out before each cut is in the track too
+        progress(mp3join.FRAME * (len(parts) - 1))
     return _loudness(printed, target) if measure else None
 
 

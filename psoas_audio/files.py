@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -344,9 +345,14 @@ def sweep(folder: Path) -> None:
             os.close(fd)
 
 
+_TEMPORARY = re.compile(r"\..*\.psoas-[a-z0-9_]{8}\.part(\.[a-z0-9]{1,4})?")
+
+
 def _is_temporary(name: str) -> bool:
-    """.NAME.psoas-XXXXXXXX.part, or .part.wav for a scratch file an engine writes."""
-    return name.startswith(".") and TEMP_SUFFIX in name.rpartition(TEMP_MARK)[2]
+    """Exactly what mkstemp and mkdtemp make for us: .NAME.psoas-XXXXXXXX.part, with an
+    extension for a scratch file (.part.wav, .part.mp3). Nothing else is ever swept: a user's
+    own .notes.psoas-old.part (a folder even) is not ours."""
+    return _TEMPORARY.fullmatch(name) is not None
 
 
 def _create_temp(folder: Path, name: str, extension: str = "") -> tuple[Path, int]:
@@ -361,8 +367,29 @@ def _create_temp(folder: Path, name: str, extension: str = "") -> tuple[Path, in
     raise OSError(errno.EAGAIN, "could not create a temporary file")
 
 
+@contextlib.contextmanager
+def putting_in_place(folder: Path) -> Iterator[None]:
+    """Held while a build puts its finished files in place: two builds to the same outputs
+    then replace them one after the other, so a track and its transcript always come from
+    the same build (the folder itself is locked: no lock file is left beside the user's)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        _wait_for_lock(fd)
+        yield
+    finally:
+        os.close(fd)
+
+
 try:
     import fcntl
+
+    def _wait_for_lock(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
 
     def _lock(fd: int) -> bool:
         try:
@@ -375,6 +402,9 @@ try:
         return True  # we hold its lock, so no build is writing it
 
 except ImportError:  # Windows: no flock; a file being written cannot be deleted there anyway
+
+    def _wait_for_lock(fd: int) -> None:
+        pass
 
     def _lock(fd: int) -> bool:
         return True

@@ -600,13 +600,17 @@ def build(
         write_tags(mp3, tags, name=output)
         for (_, kind), file in zip(wanted[1:], staged[1:], strict=True):
             text = webvtt(timeline) if kind is files.VTT else lrc(timeline, source.routine.author)
-            file.path.write_text(text, encoding="utf-8")
-        for path, kind in wanted:
-            files.output_target(path, kind, force=options.force)  # still ours to replace
-        with interrupts.deferred():
-            for (path, _), file in zip(wanted, staged, strict=True):
-                file.commit()
-                reporter.written(path)
+            try:
+                file.path.write_text(text, encoding="utf-8")
+            except OSError as exc:  # a full disk, most likely
+                raise OutputError(f"cannot write {file.path.parent}: {exc.strerror}") from None
+        with files.putting_in_place(target.parent):  # a track and its transcript, together
+            for path, kind in wanted:
+                files.output_target(path, kind, force=options.force)  # still ours to replace
+            with interrupts.deferred():
+                for (path, _), file in zip(wanted, staged, strict=True):
+                    file.commit()
+                    reporter.written(path)
     written = tuple(path for path, _ in wanted)
     routine = source.routine
     lines = tuple((to_seconds(e.start), e.text) for e in spoken(timeline))

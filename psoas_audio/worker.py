@@ -29,14 +29,14 @@ def main() -> None:
     setup = read_frame(wire_in)
     if not setup or setup[0] != "setup":
         return
-    _, sys_path, registry, options = setup
+    _, sys_path, registry, options, parent = setup
     sys.path[:] = sys_path
     from .speech import process
     from .speech.engine import ENGINES
 
     ENGINES.update(registry)  # tests add fake engines at run time
     process.share_engine_slots(_ParentSlots(wire_in, wire_out))
-    _watch_parent()
+    _watch_parent(parent)
     while True:
         message = read_frame(wire_in)
         if message is None or message[0] == "quit":
@@ -136,9 +136,10 @@ class _ParentSlots:
             write_frame(self.wire_out, ("slot", "give"))
 
 
-def _watch_parent() -> None:
-    """If the parent dies (kill -9), stop: nobody would hear of what this builds."""
-    parent = os.getppid()
+def _watch_parent(parent: int) -> None:
+    """If the parent dies (kill -9), stop: nobody would hear of what this builds. Its pid
+    comes from the parent itself: one that died while this was still starting had already
+    made this an orphan, and getppid() then would have watched the wrong process."""
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -175,6 +175,64 @@ def test_an_interrupt_while_a_track_is_encoded_in_parts_leaves_no_part_behind(
     assert outcomes.count(130) >= 4, outcomes
 
 
+def test_a_build_sweeps_only_its_own_leftovers(tmp_path: Path) -> None:
+    """Names like ours, a folder among them, are the user's: only mkstemp's exact pattern is."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    theirs = [".todo.psoas-notes.partial.txt", ".cfg.psoas-2024.parts", ".mix.psoas-v2.part.mp3"]
+    for name in theirs:
+        (folder / name).write_text("keep")
+    (folder / ".backup.psoas-old.part").mkdir()
+    (folder / ".backup.psoas-old.part" / "important.txt").write_text("keep")
+    (folder / ".x.mp3.psoas-abcd1234.part").write_bytes(b"left by a killed build")
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", folder / "mini.mp3",
+                       cache=tmp_path / "cache")  # fmt: skip
+    assert code == 0, err
+    kept = sorted([*theirs, ".backup.psoas-old.part", "mini.mp3", "mini.vtt"])
+    assert sorted(p.name for p in folder.iterdir()) == kept
+    assert (folder / ".backup.psoas-old.part" / "important.txt").read_text() == "keep"
+
+
+def test_builds_put_their_files_in_place_one_after_the_other(tmp_path: Path) -> None:
+    """So two builds to one output leave a track and a transcript from the same build."""
+    import threading
+
+    from psoas_audio.files import putting_in_place
+
+    entered = threading.Event()
+
+    def second() -> None:
+        with putting_in_place(tmp_path):
+            entered.set()
+
+    with putting_in_place(tmp_path):
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not entered.wait(0.5)  # it waits for the first to finish
+    assert entered.wait(5)
+    thread.join()
+
+
+def test_a_batch_worker_whose_parent_died_as_it_started_builds_nothing(tmp_path: Path) -> None:
+    """The parent's pid comes with the set-up: an orphan from the start does not build."""
+    from psoas_audio import Options
+    from psoas_audio.batch import Job, write_frame
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "psoas_audio.worker"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PSOAS_AUDIO_CACHE": str(tmp_path / "cache"),
+             "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+    )  # fmt: skip
+    assert worker.stdin is not None
+    gone = worker.pid + 10_000_000  # no process has this pid: the parent is gone
+    write_frame(worker.stdin, ("setup", sys.path, {}, Options(engine="pyttsx3"), gone))
+    write_frame(worker.stdin, ("job", 0, Job(GOOD, tmp_path / "mini.mp3")))
+    _, err = worker.communicate(timeout=60)
+    assert b"Traceback" not in err, err
+    assert not (tmp_path / "mini.mp3").exists()
+
+
 def test_a_killed_build_leaves_leftovers_that_the_next_build_removes(tmp_path: Path) -> None:
     routine = tmp_path / "long.yaml"
     routine.write_text("title: Long\nsteps:\n" + "  - hold: 2h\n    say: Hold.\n" * 4)

@@ -12,11 +12,12 @@ import pytest
 
 from conftest import Writer
 from measure import RATE, decode, ebur128, id3_frames
-from psoas_audio import Options, build, check, mp3join, pipeline, plan_routine
+from psoas_audio import Options, OutputError, build, check, mp3join, pipeline, plan_routine
 from psoas_audio.mp3join import FRAME, QUIET_AFTER, QUIET_BEFORE, JoinError, crc16, cuts, spans
 from test_e2e import assert_track_follows_plan
 
 MINUTE = 60 * RATE
+OLD_MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00an older build"
 # About three minutes of holds and lines: long enough to be cut in three.
 LONG = "title: Long\nsteps:\n" + "".join(
     f"  - say: Line number {n}, breathe slowly.\n  - hold: 14s\n    countdown: 3\n"
@@ -29,9 +30,15 @@ class Notes:
 
     def __init__(self) -> None:
         self.said: list[str] = []
+        self.stages: list[tuple[str, int, int]] = []  # name, total, done at its end
 
-    def start(self, stage: str, total: int) -> None: ...
-    def update(self, done: int) -> None: ...
+    def start(self, stage: str, total: int) -> None:
+        self.stages.append((stage, total, 0))
+
+    def update(self, done: int) -> None:
+        name, total, _ = self.stages[-1]
+        self.stages[-1] = (name, total, done)
+
     def notice(self, message: str) -> None:
         self.said.append(message)
 
@@ -101,6 +108,8 @@ def test_a_track_in_parts_decodes_as_one_encode_sample_for_sample(
     options, notes = Options(engine="fake", encoders=3), Notes()
     built = build(check(routine), parted, options, notes)
     assert notes.said == []  # joined, not encoded again in one piece
+    encoding = [stage for stage in notes.stages if stage[0] == "encoding"]
+    assert encoding and encoding[-1][1] == encoding[-1][2]  # its progress reached the end
     planned = plan_routine(check(routine), options)
     at = pipeline.cuts(planned.timeline, options)
     assert len(at) == 2, "the routine was not cut in three"
@@ -152,3 +161,18 @@ def _seconds(path: Path) -> float:
     info = MP3(path).info  # type: ignore[no-untyped-call]
     assert info is not None
     return float(info.length)
+
+
+def test_a_full_disk_as_the_parts_are_joined_is_one_clear_error(
+    write: Writer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(paths: list[Path], lengths: list[int]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mp3join, "join", full)
+    target = tmp_path / "long.mp3"
+    target.write_bytes(OLD_MP3)
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path}: No space left on device"):
+        build(check(write("long.yaml", LONG)), target, Options(engine="fake", encoders=2))
+    assert target.read_bytes() == OLD_MP3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp3", "long.yaml"]
