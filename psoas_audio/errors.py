@@ -93,7 +93,7 @@ class NotPublished(PsoasError):
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The choice a typo most likely meant, if any is close enough; case does not count
     (RAIN means rain)."""
-    folded = {choice.lower(): choice for choice in sorted(choices, reverse=True)}
+    folded = {choice.lower(): choice for choice in sorted(choices)}  # "calm" over "Calm"
     matches = difflib.get_close_matches(name.lower(), sorted(folded), n=1, cutoff=0.6)
     return folded[matches[0]] if matches else None
 

@@ -371,7 +371,11 @@ def _create_temp(folder: Path, name: str, extension: str = "") -> tuple[Path, in
 def putting_in_place(folder: Path) -> Iterator[None]:
     """Held while a build puts its finished files in place: two builds to the same outputs
     then replace them one after the other, so a track and its transcript always come from
-    the same build (the folder itself is locked: no lock file is left beside the user's)."""
+    the same build (the folder itself is locked: no lock file is left beside the user's).
+    Not in a staging folder: it is one command's own, and that command holds its lock."""
+    if _is_temporary(folder.name):
+        yield
+        return
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
