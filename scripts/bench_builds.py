@@ -286,7 +286,7 @@ def report(r: Results) -> str:
         f"routine: generated, {r.length} long, {r.distinct} distinct spoken lines, "
         f"--engine {ENGINE} (eSpeak NG)",
         "",
-        f"  {'':<44}{'seconds':>8}  {'x encode':>8}",
+        f"  {'':<48}{'seconds':>8}  {'x encode':>8}",
     ]
     rows = [
         (f"cold build ({runs(len(r.colds))})", cold),
@@ -294,12 +294,12 @@ def report(r: Results) -> str:
         (f"ffmpeg-only encode ({runs(len(r.encodes))})", enc),
         (f"hand-written pyttsx3 + pydub script ({runs(BASELINE_RUNS)})", r.baseline),
     ]
-    lines += [f"  {label:<44}{seconds:>8.2f}  {seconds / enc:>7.2f}x" for label, seconds in rows]
+    lines += [f"  {label:<48}{seconds:>8.2f}  {seconds / enc:>7.2f}x" for label, seconds in rows]
     lines.append(f"    (the encode: one ffmpeg, the same {r.audio_seconds / 60:.2f} min of PCM, "
                  "same format, from a file; a build encodes in parts on every core; the "
                  "script: no leveling)")  # fmt: skip
     if r.piper:
-        lines.append(f"  {'piper: cold build / warm build':<44}{r.piper[0].seconds:>8.2f}  "
+        lines.append(f"  {'piper: cold build / warm build':<48}{r.piper[0].seconds:>8.2f}  "
                      f"{r.piper[0].seconds / enc:>7.2f}x   {r.piper[1].seconds:.2f}s "
                      f"{r.piper[1].seconds / enc:.2f}x")  # fmt: skip
     lines += ["", "  peak memory (VmHWM, sampled every 20 ms), cold builds:"]
