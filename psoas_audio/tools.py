@@ -157,7 +157,16 @@ def feed_many(
                 if stop.is_set():
                     break
         finally:
-            stop.set()  # an interrupt or a failure: the children die as the stack unwinds
+            stop.set()
+            # Leaving early (an interrupt, a failure): stop the children, so that no thread
+            # waits on one, then let each thread end what it began (a cache write), as
+            # render.ahead() does.
+            if any(thread.is_alive() for thread in threads):
+                for child in [*children, *([meter] if meter else [])]:
+                    child.kill()
+                for thread in threads:
+                    if thread.ident is not None:
+                        thread.join(timeout=10)
         if failures:
             raise failures[0]
         return "" if meter is None else meter.messages()

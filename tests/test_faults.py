@@ -80,11 +80,13 @@ def test_an_interrupt_at_any_moment_of_a_cold_build_leaves_the_old_mp3_whole(
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "mini.mp3"
-    for cache in ("c0", "c1"):  # the first one also compiles modules: time the second
+    colds = []
+    for cache in ("c0", "c1"):  # the quicker of two: another test's load can slow either
         started = time.monotonic()
         code, _, err = run("build", GOOD, "--engine", "fake", "-o", target, cache=tmp_path / cache)
         assert code == 0, err
-        cold = time.monotonic() - started
+        colds.append(time.monotonic() - started)
+    cold = min(colds)
     outcomes = []
     for index in range(12):  # SIGINT and SIGTERM, spread over the whole cold build
         target.write_bytes(OLD_MP3)
