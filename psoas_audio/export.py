@@ -68,11 +68,9 @@ def encode_mp3(
     costs the meter as much CPU as the encoder, and the limiter holds the PCM's true peaks
     1 dB under the ceiling, more than LAME moves them (0.2 to 0.3 dB measured).
     """
-    doing = f"encoding {spoken_length(max(1, round(seconds)))} of audio"
-    advance = None if progress is None else (lambda size: progress(size // 2))
     printed = tools.feed(
-        encoder_command(target, bitrate, copy=measure), pcm, seconds, doing, advance,
-        [tools.ffmpeg_path(), *_METER] if measure else None,
+        encoder_command(target, bitrate, copy=measure), pcm, seconds, _doing(seconds),
+        _in_samples(progress), _meter(measure),
     )  # fmt: skip
     return _loudness(printed, target) if measure else None
 
@@ -91,15 +89,6 @@ def encode_parts(
     decoding sample for sample as one encode would. The meter (measure) reads the first part
     as it is written and the others once they are done. JoinError if they cannot be joined.
     """
-    doing = f"encoding {spoken_length(max(1, round(seconds)))} of audio"
-    reported = 0
-
-    def advance(taken: int) -> None:  # all parts together, in bytes: progress wants steps
-        nonlocal reported
-        if progress is not None and taken > reported:
-            progress((taken - reported) // 2)
-            reported = taken
-
     with contextlib.ExitStack() as stack:
         paths = (
             [target]
@@ -113,9 +102,8 @@ def encode_parts(
             for index, path in enumerate(paths)
         ]
         printed = tools.feed_many(
-            commands, [stream for stream, _ in parts], seconds, doing, advance,
-            [tools.ffmpeg_path(), *_METER] if measure else None,
-            lambda index: mp3join.audio(paths[index]),
+            commands, [stream for stream, _ in parts], seconds, _doing(seconds),
+            _in_samples(progress), _meter(measure), lambda index: mp3join.audio(paths[index]),
         )  # fmt: skip
         try:
             mp3join.join(paths, [length for _, length in parts])
@@ -126,8 +114,21 @@ def encode_parts(
     return _loudness(printed, target) if measure else None
 
 
-_METER = ["-hide_banner", "-nostdin", "-nostats", "-f", "mp3", "-i", "pipe:0",
-          "-af", "ebur128=peak=sample", "-f", "null", "-"]  # fmt: skip
+def _doing(seconds: float) -> str:
+    return f"encoding {spoken_length(max(1, round(seconds)))} of audio"
+
+
+def _in_samples(progress: Callable[[int], None] | None) -> Callable[[int], None] | None:
+    """progress(samples) as ffmpeg is fed bytes."""
+    return None if progress is None else (lambda size: progress(size // 2))
+
+
+def _meter(measure: bool) -> list[str] | None:
+    """ffmpeg's EBU R128 meter on an MP3 stream on its stdin, if the track is to be measured."""
+    if not measure:
+        return None
+    return [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-f", "mp3",
+            "-i", "pipe:0", "-af", "ebur128=peak=sample", "-f", "null", "-"]  # fmt: skip
 
 
 def _loudness(printed: str, path: Path) -> tuple[float, float]:

@@ -550,14 +550,7 @@ def build(
             if style != "none":  # well under the voice, wherever the encoder moves the PCM
                 bed = Bed(style, timeline, bed_lufs(timeline, options))
             clip = partial(leveler.clip, levels=levels)
-            at = [] if bed is not None else cuts(timeline, options)  # a bed plays throughout
-            if at:  # the parts lie beside the track until they are joined into it
-                try:
-                    files.ensure_space(
-                        mp3.parent, 2 * encoded_size(timeline.seconds, options.bitrate)
-                    )
-                except OutputError:
-                    at = []
+            at = [] if bed is not None else cuts(timeline, options, mp3.parent)  # bed: one piece
             found = None
             if at:
                 parts = [(render(timeline, clip, span=span), span[1] - span[0])
@@ -622,8 +615,9 @@ def build(
 MIN_PART_SECONDS = 30.0  # shorter parts gain less than a second ffmpeg costs to start
 
 
-def cuts(timeline: Timeline, options: Options) -> list[int]:
-    """Where to cut the track so that its parts are encoded at once, a core each (mp3join)."""
+def cuts(timeline: Timeline, options: Options, folder: Path | None = None) -> list[int]:
+    """Where to cut the track so that its parts are encoded at once, a core each (mp3join);
+    none when `folder` has no room for the parts beside the track until they are joined."""
     encoders = options.encoders or os.cpu_count() or 1
     silences: list[tuple[int, int]] = []
     for event in timeline.events:  # runs of silence, however many events make each one
@@ -633,8 +627,13 @@ def cuts(timeline: Timeline, options: Options) -> list[int]:
             silences[-1] = (silences[-1][0], event.end)
         else:
             silences.append((event.start, event.end))
-    least = to_samples(MIN_PART_SECONDS)
-    return mp3join.cuts(silences, timeline.length, encoders, least)
+    at = mp3join.cuts(silences, timeline.length, encoders, to_samples(MIN_PART_SECONDS))
+    if at and folder is not None:
+        try:
+            files.ensure_space(folder, 2 * encoded_size(timeline.seconds, options.bitrate))
+        except OutputError:
+            return []
+    return at
 
 
 class _Cover(BaseModel):

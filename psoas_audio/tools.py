@@ -89,7 +89,7 @@ def feed_many(
     later: Callable[[int], Iterable[bytes]] | None = None,
 ) -> str:
     """Several encoders at once, each fed its stream by a thread of its own; progress(bytes)
-    with all they have taken together, from this thread.
+    as they take them, all together, called from this thread.
 
     With a reader, it is fed the first encoder's stdout as that is written, then later(k) for
     each later encoder k once k has finished (its file, say): one meter over the whole. The
@@ -105,6 +105,7 @@ def feed_many(
         stop = threading.Event()
         finished = [threading.Event() for _ in commands]
         taken = [0] * len(commands)
+        reported = 0
         failures: list[BaseException] = []
 
         def guarded(job: Callable[[], None]) -> Callable[[], None]:
@@ -150,8 +151,9 @@ def feed_many(
             for thread in threads:
                 while thread.is_alive():
                     thread.join(0.1)
-                    if progress:
-                        progress(sum(taken))
+                    if progress and sum(taken) > reported:
+                        progress(sum(taken) - reported)
+                        reported = sum(taken)
                     if stop.is_set():
                         break
                 if stop.is_set():
