@@ -17,6 +17,10 @@ def catch_early_interrupts() -> None:
 
 def main() -> None:
     catch_early_interrupts()
+    # numpy's OpenBLAS starts a thread per core in every process that imports it (this one,
+    # each engine, each batch worker), and they spin between calls; nothing here uses BLAS
+    # for more than a few numbers. Set before numpy is imported; the children inherit it.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from .cli import app
 
     try:

@@ -36,8 +36,12 @@ class NoFreeCore(EngineError):
 class EngineProcess:
     """One engine in one child process, called synchronously with a timeout per call."""
 
-    def __init__(self, name: str, path: str, timeout: float, *, wait: bool = True) -> None:
-        """wait=False: in a batch, start only if a core is free now (else NoFreeCore).
+    def __init__(
+        self, name: str, path: str, timeout: float, *, wait: bool = True, ready: bool = True
+    ) -> None:
+        """wait=False: in a batch, start only if a core is free now (else NoFreeCore);
+        ready=False: return once the child is started, and let wait_ready() wait for its
+        engine (several engines then boot at once, a core each).
 
         Started from the main thread, the child is born ignoring SIGINT: a terminal's Ctrl-C
         reaches the whole process group, and one landing while the child was still unpickling
@@ -60,6 +64,15 @@ class EngineProcess:
             with interrupts.deferred(), _children_ignore_sigint():
                 self._process.start()
             child_conn.close()
+        except BaseException:
+            self.close()
+            raise
+        if ready:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the engine has started; EngineStartError if it cannot."""
+        try:
             self.call("ready")
         except EngineError as exc:
             self.close()  # an engine that cannot start gives its slot back

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +155,21 @@ def _patch_espeak_driver(driver: Any) -> None:
             end[1].type = _espeak.EVENT_LIST_TERMINATED
             on_synth(None, 0, end)
 
+    def start_loop() -> None:
+        """The driver's loop without its 10 ms sleep after each phrase: a phrase ends before
+        Synth() returns, and the sleep was most of the time a short clause took (an engine
+        sat idle 60% of a cold build)."""
+        driver._looping = True
+        driver._proxy.setBusy(False)
+        if driver._text_to_say:
+            driver._start_synthesis(driver._text_to_say)
+        while driver._looping:  # only if the phrase did not end it (as the original loop)
+            driver.iterate()
+            time.sleep(0.01)
+
     driver._onSynth = on_synth
     driver._start_synthesis = start_synthesis
+    driver.startLoop = start_loop
     _espeak.SetSynthCallback(on_synth)
 
 

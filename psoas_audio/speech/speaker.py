@@ -93,6 +93,8 @@ class Speaker:
         if kind.multicore:
             self._engines = 1
         self._process: EngineProcess | None = None
+        self._extra: list[EngineProcess] = []  # more engines, kept from the probe to the end
+        self._resolved = False  # the first engine is ready and its voice chosen
         self._voice_id: str | None = None
         self._record: VoiceRecord | None = None
         self._known: dict[str, AudioRef] = {}  # checked once per speaker: a fit plans many times
@@ -168,8 +170,15 @@ class Speaker:
         self._known.clear()
 
     def _engine(self) -> EngineProcess:
-        if self._process is None:
-            self._process = EngineProcess(self.request.engine, self._path, self.timeout)
+        if self._process is None or not self._resolved:
+            if self._process is None:
+                self._process = EngineProcess(self.request.engine, self._path, self.timeout)
+            else:  # begun by _more_engines(), which boots the engines together
+                try:
+                    self._process.wait_ready()
+                except BaseException:
+                    self._process = None  # closed
+                    raise
             voices: list[VoiceInfo] = self._process.call("voices")
             request = self.request
             if request.name is None and request.language:
@@ -182,6 +191,7 @@ class Speaker:
                 id=used or "default", name=names.get(used or "", used or "default")
             )
             self.cache.save_value(self._voice_key(), self._record)
+            self._resolved = True
         return self._process
 
     def voice(self) -> Voice:
@@ -272,8 +282,8 @@ class Speaker:
         if not clauses_:
             return
         count = min(self._engines, math.ceil(len(clauses_) / CLAUSES_PER_ENGINE))
-        extra = self._more_engines(count - 1)
-        engines = [self._engine(), *extra]
+        self._extra += self._more_engines(count - 1 - len(self._extra))
+        engines = [self._engine(), *self._extra[: count - 1]]
         todo: queue.SimpleQueue[str] = queue.SimpleQueue()
         for clause in clauses_:
             todo.put(clause)
@@ -294,16 +304,18 @@ class Speaker:
         threads = [threading.Thread(target=work, args=(e,), daemon=True) for e in engines]
         for thread in threads:
             thread.start()
+        done = False
         try:
             for _ in clauses_:
                 result = results.get()
                 if isinstance(result, BaseException):
                     raise result
                 yield result
+            done = True
         finally:
             stop.set()
-            for engine in extra:  # a thread still waiting on one gets an error and ends
-                engine.close()
+            if not done:  # a thread still waiting on an extra engine gets an error and ends
+                self._close_extra()
             for thread in threads[1:]:
                 thread.join(timeout=10)
 
@@ -314,20 +326,32 @@ class Speaker:
         One that cannot start means fewer engines, not a failed build: the first one speaks.
         """
         started: list[EngineProcess] = []
+        if count <= 0:
+            return started
         try:
-            self._engine()
+            if self._process is None:  # the first one boots beside the others
+                self._process = EngineProcess(
+                    self.request.engine, self._path, self.timeout, ready=False
+                )
             for _ in range(count):
                 try:
-                    started.append(
-                        EngineProcess(self.request.engine, self._path, self.timeout, wait=False)
-                    )
+                    started.append(EngineProcess(self.request.engine, self._path, self.timeout,
+                                                 wait=False, ready=False))  # fmt: skip
                 except PsoasError:
                     break
+            self._engine()
+            ready: list[EngineProcess] = []
+            for engine in started:
+                try:
+                    engine.wait_ready()
+                except PsoasError:
+                    continue  # closed: one engine fewer
+                ready.append(engine)
+            return ready
         except BaseException:
             for engine in started:
                 engine.close()
             raise
-        return started
 
     def _speak_clause(self, engine: EngineProcess, clause: str) -> AudioRef:
         with self.cache.scratch(".wav") as target:
@@ -366,10 +390,17 @@ class Speaker:
             pace=VERSION, setting=self.setting, text=text, **more,
         )  # fmt: skip
 
+    def _close_extra(self) -> None:
+        for engine in self._extra:
+            engine.close()
+        self._extra.clear()
+
     def close(self) -> None:
+        self._close_extra()  # a batch's other builds may take their cores now
         if self._process is not None:
             self._process.close()
             self._process = None
+            self._resolved = False
 
     def __enter__(self) -> Speaker:
         return self
