@@ -64,7 +64,7 @@ def build_all(
     inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()
     slots = _EngineSlots(os.cpu_count() or 1)
     count = max(1, min(workers, len(jobs)))
-    one_core = replace(options, encoders=1)  # --jobs builds at once, each on one core
+    one_core = replace(options, cores=1)  # --jobs builds at once, each on one core
     crew = [_Worker(number, inbox, one_core, slots) for number in range(count)]
     outcomes: dict[int, Outcome] = {}
     waiting = list(enumerate(jobs))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import files, mp3join, tools
 from .durations import spoken_length
-from .errors import EncodeError, OutputError
+from .errors import OutputError
 from .pcm import SAMPLE_RATE
 
 DEFAULT_BITRATE = 96  # kbps CBR; below 64 some iPhones misread the length
@@ -62,17 +62,18 @@ def encode_mp3(
 ) -> tuple[float, float] | None:
     """Encode the stream into target; progress(samples) as ffmpeg takes each chunk.
 
-    measure: also (integrated LUFS, sample peak dBFS) of the MP3 as players hear it, from
-    ffmpeg's EBU R128 meter decoding the encoded stream while it is written (on another core:
-    a second pass over the file would cost as long again). Not its true peak: metering that
-    costs the meter as much CPU as the encoder, and the limiter holds the PCM's true peaks
-    1 dB under the ceiling, more than LAME moves them (0.2 to 0.3 dB measured).
+    measure: also (integrated LUFS, sample peak dBFS) of the MP3 as players hear it: ffmpeg
+    decodes the encoded stream while it is written (on another core: a second pass over the
+    file would cost as long again) and loudness.Meter measures what it decodes. Not its true
+    peak: that costs as much as the encoder, and the limiter holds the PCM's true peaks 1 dB
+    under the ceiling, more than LAME moves them (0.2 to 0.3 dB measured).
     """
-    printed = tools.feed(
+    meter = _Metered() if measure else None
+    tools.feed(
         encoder_command(target, bitrate, copy=measure), pcm, seconds, _doing(seconds),
-        _in_samples(progress), _meter(measure),
+        _in_samples(progress), _decoder(measure), meter,
     )  # fmt: skip
-    return _loudness(printed, target) if measure else None
+    return None if meter is None else meter.result()
 
 
 def encode_parts(
@@ -86,9 +87,11 @@ def encode_parts(
 ) -> tuple[float, float] | None:
     """As encode_mp3, for a track cut into parts (mp3join.cuts): each part's PCM and its
     samples. The parts are encoded at once, each by its own ffmpeg, and joined into target,
-    decoding sample for sample as one encode would. The meter (measure) reads the first part
-    as it is written and the others once they are done. JoinError if they cannot be joined.
+    decoding sample for sample as one encode would. With measure, each part is decoded and
+    metered as it is written; the track's loudness is that of its parts together (they meet
+    in silence, which the gate leaves out). JoinError if they cannot be joined.
     """
+    meters = [_Metered() for _ in parts] if measure else []
     with contextlib.ExitStack() as stack:
         paths = (
             [target]
@@ -97,13 +100,10 @@ def encode_parts(
                 for _ in parts[1:]
             ]
         )
-        commands = [
-            encoder_command(path, bitrate, copy=measure and not index, part=True)
-            for index, path in enumerate(paths)
-        ]
-        printed = tools.feed_many(
+        commands = [encoder_command(path, bitrate, copy=measure, part=True) for path in paths]
+        tools.feed_many(
             commands, [stream for stream, _ in parts], seconds, _doing(seconds),
-            _in_samples(progress), _meter(measure), lambda index: mp3join.audio(paths[index]),
+            _in_samples(progress), _decoder(measure), meters,
         )  # fmt: skip
         try:
             mp3join.join(paths, [length for _, length in parts])
@@ -111,7 +111,7 @@ def encode_parts(
             raise OutputError(f"cannot write {target.parent}: {exc.strerror}") from None
     if progress is not None:  # the silence left out before each cut is in the track too
         progress(mp3join.FRAME * (len(parts) - 1))
-    return _loudness(printed, target) if measure else None
+    return _Metered.together(meters) if measure else None
 
 
 def _doing(seconds: float) -> str:
@@ -123,20 +123,40 @@ def _in_samples(progress: Callable[[int], None] | None) -> Callable[[int], None]
     return None if progress is None else (lambda size: progress(size // 2))
 
 
-def _meter(measure: bool) -> list[str] | None:
-    """ffmpeg's EBU R128 meter on an MP3 stream on its stdin, if the track is to be measured."""
+def _decoder(measure: bool) -> list[str] | None:
+    """ffmpeg decoding an MP3 stream on its stdin to float PCM on its stdout, if the track is
+    to be measured. Floats: a decoded MP3 can go past full scale, and its peak is measured."""
     if not measure:
         return None
-    return [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-f", "mp3",
-            "-i", "pipe:0", "-af", "ebur128=peak=sample", "-f", "null", "-"]  # fmt: skip
+    return [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+            "-f", "mp3", "-i", "pipe:0", "-f", "f32le", "-ac", "1", "pipe:1"]  # fmt: skip
 
 
-def _loudness(printed: str, path: Path) -> tuple[float, float]:
-    summary = printed.rpartition("Summary:")[2]
-    try:
-        lufs = float(summary.split("I:")[1].split("LUFS")[0])
-        peak = float(summary.split("Sample peak:")[1].split("Peak:")[1].split("dBFS")[0])
-    except (IndexError, ValueError):
-        raise EncodeError(f"ffmpeg could not measure the loudness of {path.name}") from None
-    # A track of nothing but silence reads -70 LUFS (the meter's floor) and a peak of -inf.
-    return max(lufs, SILENCE_DB), max(peak, SILENCE_DB)
+class _Metered:
+    """The decoder's output, as it comes, into a loudness meter (its chunks split floats)."""
+
+    def __init__(self) -> None:
+        from .loudness import Meter  # numpy: only builds that measure need it
+
+        self._meter = Meter()
+        self._rest = b""
+
+    def __call__(self, chunk: bytes) -> None:
+        import numpy as np
+
+        data = self._rest + chunk if self._rest else chunk
+        whole = len(data) - len(data) % 4
+        self._meter.add(np.frombuffer(data[:whole], "<f4"))
+        self._rest = data[whole:]
+
+    def result(self) -> tuple[float, float]:
+        """(integrated LUFS, sample peak dBFS), digital silence as SILENCE_DB."""
+        return _Metered.together([self])
+
+    @staticmethod
+    def together(parts: Sequence[_Metered]) -> tuple[float, float]:
+        """result() of parts played one after another."""
+        from .loudness import Meter
+
+        lufs, peak = Meter.together([part._meter for part in parts])
+        return max(lufs, SILENCE_DB), max(peak, SILENCE_DB)

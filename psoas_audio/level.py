@@ -8,10 +8,11 @@ beside the clips, so a rebuild that changes nothing does no DSP at all.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -29,7 +30,7 @@ TRUE_PEAK_DBTP = -1.5
 MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much below the ceiling
 PEAK_MARGIN_DB = 0.3  # when the MP3 still peaks too high, the limiter goes this much further
 MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
-TYPICAL_SHIFT_LU = -0.4  # LAME at 96k on our voices, until a voice's first track measures it
+TYPICAL_SHIFT_LU = -0.45  # LAME at 96k on our voices, until a voice's first track measures it
 TOLERANCE_LU = 0.3  # close enough to the target not to encode again
 SEARCH_WITHIN_LU = 0.1  # the PCM's gain is searched to this close to its target
 REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
@@ -101,6 +102,8 @@ class Levels:
 
 
 Source = tuple[str, str]  # ("speech", text) or ("chime", style)
+T = TypeVar("T")
+R = TypeVar("R")
 Progress = Callable[[int, int], None]  # (done, total)
 Plays = Counter[tuple[Source, float]]  # (source, event gain) -> times played
 
@@ -120,12 +123,17 @@ class Leveler:
         target_lufs: float = TARGET_LUFS,
         sound: str = "",  # the voice and the encoding: what the encoder's shift depends on
         ceiling_dbtp: float = TRUE_PEAK_DBTP,
+        cores: int = 1,  # clips are measured this many at once
     ) -> None:
         self.raw, self.content, self.cache, self.sound = raw, content, cache, sound
         self.target = target_lufs
         self.ceiling = ceiling_dbtp - MP3_HEADROOM_DB
+        self.cores = cores
         self._shift_key = cache.key(kind="encoder-shift", version=LEVEL_VERSION, sound=sound)
         self._processed = lru_cache(maxsize=16)(self._process)  # repeats play back to back
+        # Each spoken clip's peaks at unit gain, as the last search found them: the clips are
+        # then limited with no second oversampling (a cold build's, where nothing is cached).
+        self._peaks: dict[Source, Peaks] = {}
 
     def encode_on_target(
         self,
@@ -198,6 +206,18 @@ class Leveler:
         heap.give_back()
         return Levels(gains, levels.key)
 
+    def _each(self, work: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[T, R]]:
+        """(item, work(item)) for each item in order, worked on self.cores at a time: the
+        DSP is numpy's FFTs and soxr, which let other threads run while they work."""
+        if self.cores <= 1 or len(items) <= 1:
+            yield from ((item, work(item)) for item in items)
+            return
+        pool = ThreadPoolExecutor(min(self.cores, len(items)))
+        try:
+            yield from zip(items, pool.map(work, items), strict=True)
+        finally:  # leaving early: what has not begun never does
+            pool.shutdown(wait=True, cancel_futures=True)
+
     @staticmethod
     def _plays(timeline: Timeline) -> Plays:
         return Counter((source_of(e), e.gain_db) for e in timeline.events if e.kind != "silence")
@@ -216,7 +236,14 @@ class Leveler:
         found = self.cache.load_clip(key)
         if found is not None:
             return found[1]
-        leveled = quantize(_leveled(_float(self.raw(source)), gain_db, ceiling))
+        signal = _float(self.raw(source))
+        peaks = self._peaks.get(source)
+        if peaks is not None and peaks.reach(gain_db, ceiling):
+            from .loudness import limit_peaks
+
+            leveled = quantize(limit_peaks(signal, peaks, gain_db, ceiling))
+        else:
+            leveled = quantize(_leveled(signal, gain_db, ceiling))
         self.cache.save_clip(key, leveled)
         return leveled
 
@@ -251,23 +278,27 @@ class Leveler:
                 Peaks,
                 from_hops,
                 integrated,
-                limit_peaks,
                 limited_hops,
-                measure_clip,
+                limited_hops_near,
                 peak_envelope,
+                plain_hops,
                 weighted_hops,
             )  # fmt: skip
 
+        def weighed(play: tuple[tuple[Source, float], int]) -> tuple[Floats, Floats]:
+            (source, event_gain), _ = play
+            signal = _float(self.raw(source)) * np.float32(10 ** (event_gain / 20))
+            return weighted_hops(signal), plain_hops(signal)
+
         chimes: list[tuple[Floats, int, float]] = []  # block powers at 0 dB, plays, loudest
         speech: list[_Speech] = []
-        for (source, event_gain), count in plays.items():
-            signal = _float(self.raw(source)) * np.float32(10 ** (event_gain / 20))
+        for play, (hops, plain) in self._each(weighed, list(plays.items())):
+            (source, event_gain), count = play
             if source[0] == "chime":
-                powers, short_term = measure_clip(signal)
+                powers, short_term = from_hops(hops)
                 chimes.append((powers, count, short_term))
             else:
-                hops = weighted_hops(signal)
-                speech.append(_Speech(source, event_gain, count, hops, *from_hops(hops)))
+                speech.append(_Speech(source, event_gain, count, hops, plain, *from_hops(hops)))
             advance(1)
         loudest_chime = max((c[2] for c in chimes), default=float("-inf"))
         kept = 0  # peak samples remembered, within PEAKS_KEPT
@@ -277,23 +308,21 @@ class Leveler:
             limit: the one oversampling of each clip in the whole search."""
             nonlocal kept
             floor = 10 ** ((ceiling - most_gain) / 20)
-            for clip in speech:
+
+            def oversampled(clip: _Speech) -> tuple[float, Peaks]:
                 envelope = peak_envelope(self._signal(clip))
-                loudest = float(envelope.max(initial=0.0))
+                return float(envelope.max(initial=0.0)), Peaks.of(envelope, floor)
+
+            self._peaks.clear()
+            for clip, (loudest, peaks) in self._each(oversampled, speech):
                 clip.peak = 20 * np.log10(loudest) if loudest > 0 else float("-inf")
-                clip.peaks = Peaks.of(envelope, floor)
-                if kept + len(clip.peaks.where) > PEAKS_KEPT:  # memory stays bounded
-                    clip.peaks = None
-                else:
-                    kept += len(clip.peaks.where)
+                clip.peaks = None
+                if kept + len(peaks.where) <= PEAKS_KEPT:  # memory stays bounded
+                    clip.peaks = peaks
+                    kept += len(peaks.where)
+                    self._peaks[clip.source] = peaks.at_unit(clip.event_gain)
                 advance(1)
             advance(len(plays) - len(speech))
-
-        def limited(clip: _Speech, signal: Signal, gain: float) -> Signal:
-            """The clip at this gain, limited: from its remembered peaks while they reach."""
-            if clip.peaks is None or not clip.peaks.reach(gain, ceiling):
-                return _leveled(signal, gain, ceiling)  # beyond what was remembered
-            return limit_peaks(signal, clip.peaks, gain, ceiling)
 
         def heard(gain: float | None) -> tuple[float, float]:
             """(the track's loudness, its chimes' gain) at this track gain (None: unlimited).
@@ -301,20 +330,24 @@ class Leveler:
             A clip whose true peak stays under the ceiling at this gain is only scaled: its
             block powers follow the gain. The rest are limited, and lose in each hop the share
             of its energy that the limiter took (limited_hops)."""
-            blocks: list[tuple[Floats, int]] = []
-            voice = float("-inf")
             track = gain or 0.0
-            for clip in speech:
+
+            def limited_powers(clip: _Speech) -> tuple[Floats, float]:
                 if gain is None or clip.peak + gain <= ceiling:
-                    blocks.append((clip.powers * 10 ** (track / 10), clip.count))
-                    voice = max(voice, clip.short_term + track)
-                    continue
-                signal = self._signal(clip)
+                    return clip.powers * 10 ** (track / 10), clip.short_term + track
+                if clip.peaks is not None and clip.peaks.reach(gain, ceiling):  # the usual way
+                    scale = 10 ** (clip.event_gain / 20) / 32768
+                    return from_hops(limited_hops_near(clip.hops, clip.plain,
+                                                       self.raw(clip.source), scale,
+                                                       clip.peaks, gain, ceiling))  # fmt: skip
+                signal = self._signal(clip)  # beyond the peaks remembered: limited in full
                 scaled = signal * np.float32(10 ** (gain / 20))
                 hops = clip.hops * 10 ** (gain / 10)
-                powers, short_term = from_hops(
-                    limited_hops(hops, scaled, limited(clip, signal, gain))
-                )
+                return from_hops(limited_hops(hops, scaled, _leveled(signal, gain, ceiling)))
+
+            blocks: list[tuple[Floats, int]] = []
+            voice = float("-inf")
+            for clip, (powers, short_term) in self._each(limited_powers, speech):
                 blocks.append((powers, clip.count))
                 voice = max(voice, short_term)
             chime_gain = 0.0
@@ -334,7 +367,14 @@ class Leveler:
             if not np.isfinite(measured) or abs(pcm_target - measured) < SEARCH_WITHIN_LU:
                 break
             slope = 1.0  # LU per dB: 1 unlimited, less as the limiter works
-            if tried is not None and gain != tried[0]:
+            if tried is None and measured < pcm_target:  # the limiter took (pcm_target -
+                # measured) since it began, at the gain that brings the loudest clip to the
+                # ceiling: the loss grows about in step with the gain from there
+                onset = ceiling - max((clip.peak for clip in speech), default=ceiling)
+                if gain - onset > 0:
+                    slope = 1.0 - (pcm_target - measured) / (gain - onset)
+                slope = float(np.clip(slope, 0.2, 1.0))
+            elif tried is not None and gain != tried[0]:
                 slope = float(np.clip((measured - tried[1]) / (gain - tried[0]), 0.1, 1.0))
             step = float(np.clip((pcm_target - measured) / slope, -MAX_STEP_DB, MAX_STEP_DB))
             tried = (gain, measured)
@@ -355,6 +395,7 @@ class _Speech:
     event_gain: float
     count: int  # times played
     hops: Floats  # K-weighted power per 100 ms hop, unlimited
+    plain: Floats  # the unweighted sum of squares per hop: what a limiter takes is a share
     powers: Floats  # gating-block powers, unlimited
     short_term: float  # loudest 3 s, unlimited (LUFS)
     peak: float = float("-inf")  # true peak (dBTP), once the search knows where to look

@@ -71,7 +71,7 @@ class Options:
     force: bool = False  # replace an existing output file even if it is not an MP3
     transcript: bool = True  # STEM.vtt beside the MP3
     lrc: bool = False  # STEM.lrc beside it too
-    encoders: int | None = None  # ffmpegs encoding one track's parts at once (None: a core each)
+    cores: int | None = None  # one build keeps this many busy: encoders, leveling (None: all)
 
 
 class Reporter(Protocol):
@@ -139,8 +139,8 @@ class Planned:
     chime_digests: Mapping[str, str]  # by style: the hash of its samples
     voice: Voice | None = None  # who speaks: known once the plan is made
 
-    def leveler(self, loudness: float, sound: str = "") -> Leveler:
-        """Levels this plan's clips for a track at `loudness` LUFS."""
+    def leveler(self, loudness: float, sound: str = "", cores: int = 1) -> Leveler:
+        """Levels this plan's clips for a track at `loudness` LUFS, on this many cores."""
 
         def raw(source: Source) -> Samples:
             kind, name = source
@@ -150,7 +150,7 @@ class Planned:
             kind, name = source
             return self.chime_digests[name] if kind == "chime" else self.speech.refs[name].digest
 
-        return Leveler(raw, content, self.speech.cache, loudness, sound)
+        return Leveler(raw, content, self.speech.cache, loudness, sound, cores=cores)
 
 
 @dataclass(frozen=True)
@@ -468,7 +468,7 @@ def leveler_for(planned: Planned, options: Options) -> Leveler:
     sound = f"{voice_request(planned.source, options)} mp3 {options.bitrate}k bed {bed}"
     if bed != "none":  # its level and its making change what the MP3 measures
         sound += f" {bed_lufs(planned.timeline, options):.2f} v{AMBIENCE_VERSION}"
-    return planned.leveler(options.loudness, sound)
+    return planned.leveler(options.loudness, sound, options.cores or os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -618,7 +618,7 @@ MIN_PART_SECONDS = 30.0  # shorter parts gain less than a second ffmpeg costs to
 def cuts(timeline: Timeline, options: Options, folder: Path | None = None) -> list[int]:
     """Where to cut the track so that its parts are encoded at once, a core each (mp3join);
     none when `folder` has no room for the parts beside the track until they are joined."""
-    encoders = options.encoders or os.cpu_count() or 1
+    encoders = options.cores or os.cpu_count() or 1
     silences: list[tuple[int, int]] = []
     for event in timeline.events:  # runs of silence, however many events make each one
         if event.kind != "silence":

@@ -54,29 +54,28 @@ def feed(
     doing: str,
     progress: Callable[[int], None] | None = None,
     reader: Sequence[str] | None = None,
-) -> str:
+    sink: Callable[[bytes], None] | None = None,
+) -> None:
     """Stream chunks into ffmpeg's stdin, calling progress(bytes) as ffmpeg takes each one.
 
-    With a reader, a second ffmpeg reads the first one's stdout as it is written (a meter on
-    the encoded stream, on another core) and what it printed is returned. A write that blocks
-    for STALL_SECONDS, or a finish that outlasts time_limit(), stops both and raises
-    EncodeError.
+    With a reader, a second ffmpeg reads the first one's stdout as it is written (a decoder
+    of the encoded stream, on another core) and sink() is given what it writes, in order. A
+    write that blocks for STALL_SECONDS, or a finish that outlasts time_limit(), stops both
+    and raises EncodeError.
     """
     with contextlib.ExitStack() as stack:
         child = _started(stack, command, doing, stdin=True, stdout=reader is not None)
         after = None
         if reader is not None and child.stdout is not None:
-            after = _started(stack, reader, doing, stdin=child.stdout)
+            after = _started(stack, reader, doing, stdin=child.stdout, stdout=sink or False)
             child.close_stdout()  # the reader holds it now: it sees the end when we finish
         for chunk in chunks:
             child.write(chunk)
             if progress:
                 progress(len(chunk))
         child.finish(time_limit(audio_seconds))
-        if after is None:
-            return ""
-        after.finish(time_limit(audio_seconds))
-        return after.messages()
+        if after is not None:
+            after.finish(time_limit(audio_seconds))
 
 
 def feed_many(
@@ -86,24 +85,27 @@ def feed_many(
     doing: str,
     progress: Callable[[int], None] | None = None,
     reader: Sequence[str] | None = None,
-    later: Callable[[int], Iterable[bytes]] | None = None,
-) -> str:
+    sinks: Sequence[Callable[[bytes], None]] = (),
+) -> None:
     """Several encoders at once, each fed its stream by a thread of its own; progress(bytes)
     as they take them, all together, called from this thread.
 
-    With a reader, it is fed the first encoder's stdout as that is written, then later(k) for
-    each later encoder k once k has finished (its file, say): one meter over the whole. The
-    first failure (or an interrupt) stops them all, and is raised here.
+    With a reader, each encoder's stdout goes to a reader of its own as it is written (a
+    decoder, say), whose output goes to that encoder's sink. The first failure (or an
+    interrupt) stops them all, and is raised here.
     """
     with contextlib.ExitStack() as stack:
         children = [
-            _started(stack, command, doing, stdin=True, stdout=reader is not None and not index)
-            for index, command in enumerate(commands)
+            _started(stack, command, doing, stdin=True, stdout=reader is not None)
+            for command in commands
         ]
-        meter = None if reader is None else _started(stack, reader, doing, stdin=True)
+        readers: list[_Child] = []
+        if reader is not None:
+            for child, sink in zip(children, sinks, strict=True):
+                readers.append(_started(stack, reader, doing, stdin=child.stdout, stdout=sink))
+                child.close_stdout()  # the reader holds it now: it sees the end when we finish
         limit = time_limit(audio_seconds)
         stop = threading.Event()
-        finished = [threading.Event() for _ in commands]
         taken = [0] * len(commands)
         reported = 0
         failures: list[BaseException] = []
@@ -125,26 +127,13 @@ def feed_many(
                 children[index].write(chunk)
                 taken[index] += len(chunk)
             children[index].finish(limit)
-            finished[index].set()
+            if readers:
+                readers[index].finish(limit)
 
-        def relay() -> None:
-            assert meter is not None and later is not None
-            first = children[0].stdout
-            assert first is not None
-            while chunk := first.read(1 << 16):
-                meter.write(chunk)
-            for index in range(1, len(commands)):
-                while not finished[index].wait(0.1):
-                    if stop.is_set():
-                        return
-                for chunk in later(index):
-                    meter.write(chunk)
-            meter.finish(limit)
-
-        jobs: list[Callable[[], None]] = [partial(encode, i) for i in range(len(commands))]
-        if meter is not None:
-            jobs.append(relay)
-        threads = [threading.Thread(target=guarded(job), daemon=True) for job in jobs]
+        threads = [
+            threading.Thread(target=guarded(partial(encode, i)), daemon=True)
+            for i in range(len(commands))
+        ]
         try:
             for thread in threads:
                 thread.start()
@@ -164,14 +153,13 @@ def feed_many(
             # waits on one, then let each thread end what it began (a cache write), as
             # render.ahead() does.
             if any(thread.is_alive() for thread in threads):
-                for child in [*children, *([meter] if meter else [])]:
+                for child in [*children, *readers]:
                     child.kill()
                 for thread in threads:
                     if thread.ident is not None:
                         thread.join(timeout=10)
         if failures:
             raise failures[0]
-        return "" if meter is None else meter.messages()
 
 
 def _started(stack: contextlib.ExitStack, command: Sequence[str], doing: str, **how: Any) -> _Child:
@@ -189,16 +177,17 @@ class _Child:
         doing: str,
         *,
         stdin: bool | IO[bytes],
-        stdout: bool = False,
+        stdout: bool | Callable[[bytes], None] = False,
     ) -> None:
         """stdin: True for a pipe we write, False for none, or another child's stdout;
-        stdout: True for a pipe another child reads (else nothing)."""
+        stdout: True for a pipe another child reads, a function a thread of ours hands all
+        it writes, in order (finish() waits for the last of it), or False for nothing."""
         self.doing = doing
         self._errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self._process = subprocess.Popen(
             list(command),
             stdin=subprocess.PIPE if stdin is True else stdin or subprocess.DEVNULL,
-            stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout is not False else subprocess.DEVNULL,
             stderr=self._errors,
             start_new_session=os.name == "posix",  # Ctrl-C reaches us, not ffmpeg
         )
@@ -208,6 +197,21 @@ class _Child:
         self._done = threading.Event()
         if stdin is True:
             threading.Thread(target=self._watch, daemon=True).start()
+        self._drained: list[BaseException] = []  # what went wrong handing its output on
+        self._drain: threading.Thread | None = None
+        if callable(stdout):
+            self._drain = threading.Thread(target=self._hand_on, args=(stdout,), daemon=True)
+            self._drain.start()
+
+    def _hand_on(self, sink: Callable[[bytes], None]) -> None:
+        stream = self.stdout
+        assert stream is not None
+        try:
+            while chunk := stream.read(1 << 16):
+                sink(chunk)
+        except BaseException as exc:  # raised by finish(), in the thread that waits for it
+            self._drained.append(exc)
+            self.kill()
 
     def close_stdout(self) -> None:
         if self.stdout is not None:
@@ -242,8 +246,12 @@ class _Child:
             raise EncodeError(
                 f"ffmpeg did not finish {self.doing} within {limit:.0f}s and was stopped"
             ) from None
-        if code != 0:
+        if code != 0 and not self._drained:
             self._raise_failure()
+        if self._drain is not None:
+            self._drain.join()  # the process has ended: the rest of its output is in the pipe
+            if self._drained:
+                raise self._drained[0]
 
     def _raise_failure(self) -> None:
         if not self._stalled:  # let it exit on its own, so that its message is written
@@ -284,4 +292,6 @@ class _Child:
         if self._process.stdin is not None:
             with contextlib.suppress(OSError):
                 self._process.stdin.close()
+        if self._drain is not None:
+            self._drain.join(timeout=10)  # it reads to the end of a pipe no one else writes
         self._errors.close()

@@ -42,6 +42,30 @@ def test_the_meter_agrees_with_pyloudnorm_on_a_track_of_clips() -> None:
     assert integrated([(measure_clip(np.zeros(1000, np.float32))[0], 1)]) == float("-inf")
 
 
+def test_the_track_meter_agrees_with_pyloudnorm_fed_in_any_chunks() -> None:
+    """loudness.Meter measures a decoded MP3 as it streams: the same figures whatever the
+    chunking, digital silence skipped, and a track in parts measures as the whole."""
+    clips = bursts()
+    gap = np.zeros(3 * SAMPLE_RATE, dtype=np.float32)  # long enough for whole silent blocks
+    track = np.concatenate([part for clip in clips for part in (gap, clip)] + [gap])
+    reference = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(track.astype(np.float64))
+    for chunk in (1, 4096, 65_536, len(track)):
+        meter = loudness.Meter()
+        for start in range(0, len(track), chunk if chunk > 1 else 7919):
+            meter.add(track[start : start + (chunk if chunk > 1 else 7919)])
+        lufs, peak = meter.result()
+        assert lufs == pytest.approx(reference, abs=0.01)
+        assert peak == pytest.approx(20 * np.log10(np.abs(track).max()), abs=1e-6)
+    half = len(gap) + len(clips[0]) + len(gap) + len(clips[1]) + SAMPLE_RATE  # in a silence
+    first, second = loudness.Meter(), loudness.Meter()
+    first.add(track[:half])
+    second.add(track[half:])
+    assert loudness.Meter.together([first, second])[0] == pytest.approx(reference, abs=0.02)
+    silent = loudness.Meter()
+    silent.add(np.zeros(SAMPLE_RATE, np.float32))
+    assert silent.result() == (float("-inf"), float("-inf"))
+
+
 def test_true_peak_sees_peaks_between_samples() -> None:
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     tone = (0.5 * np.sin(2 * np.pi * SAMPLE_RATE / 4 * t + np.pi / 4)).astype(np.float32)
@@ -119,7 +143,8 @@ def test_the_k_weighting_and_the_limiter_need_only_numpy_and_match_scipy() -> No
     for length in (1, 500, 29_267, 132_300, 300_007):
         signal = (0.2 * RNG.standard_normal(length)).astype(np.float32)
         reference = sosfilt(loudness._k_weighting(), signal.astype(np.float64)) ** 2
-        assert np.allclose(loudness._weighted_squares(signal), reference, rtol=1e-5, atol=1e-9)
+        # single-precision FFTs: within a few millionths of full scale, sample by sample
+        assert np.allclose(loudness._weighted_squares(signal), reference, rtol=1e-4, atol=1e-6)
         values = RNG.random(length).astype(np.float32)
         assert np.array_equal(loudness._moving_min(values, 441), minimum_filter1d(values, 441))
         mean = uniform_filter1d(values, 220, mode="nearest")
@@ -145,6 +170,28 @@ def test_a_limited_clips_loudness_is_estimated_within_a_few_hundredths_without_f
         estimate = integrated([(loudness.from_hops(hops)[0], 1)])
         assert integrated([(measure_clip(loud)[0], 1)]) - exact > 0.3  # the limiter did work
         assert estimate == pytest.approx(exact, abs=0.05)
+
+
+def test_a_search_pass_reads_a_clip_only_where_the_limiter_works_and_gets_the_same() -> None:
+    """limited_hops_near() is limited_hops() of the limited clip, with no filtering or copy."""
+    for clip in bursts()[1:]:
+        samples = np.round(clip * 32767).astype(np.int16)
+        signal = samples.astype(np.float32) / np.float32(32768)
+        peaks = loudness.Peaks.of(loudness.peak_envelope(signal), 10 ** (-14.5 / 20))
+        hops, plain = loudness.weighted_hops(signal), loudness.plain_hops(signal)
+        for gain in (0.0, 6.0, 12.0):
+            scaled = signal * np.float32(10 ** (gain / 20))
+            full = loudness.limited_hops(
+                hops * 10 ** (gain / 10), scaled, loudness.limit_peaks(signal, peaks, gain, -2.5)
+            )
+            near = loudness.limited_hops_near(hops, plain, samples, 1 / 32768, peaks, gain, -2.5)
+            assert np.allclose(near, full, rtol=1e-4, atol=1e-9)
+
+
+def test_ranges_lay_stretches_end_to_end() -> None:
+    starts, ends = np.array([0, 10, 15, 40]), np.array([3, 12, 20, 41])
+    expected = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+    assert np.array_equal(loudness._ranges(starts, ends), expected)
 
 
 def test_chunks_made_ahead_arrive_in_order_and_a_makers_error_reaches_the_reader() -> None:

@@ -104,8 +104,8 @@ def test_a_track_in_parts_decodes_as_one_encode_sample_for_sample(
 ) -> None:
     routine = write("long.yaml", LONG)
     single, parted = tmp_path / "single.mp3", tmp_path / "parted.mp3"
-    build(check(routine), single, Options(engine="fake", encoders=1))
-    options, notes = Options(engine="fake", encoders=3), Notes()
+    build(check(routine), single, Options(engine="fake", cores=1))
+    options, notes = Options(engine="fake", cores=3), Notes()
     built = build(check(routine), parted, options, notes)
     assert notes.said == []  # joined, not encoded again in one piece
     encoding = [stage for stage in notes.stages if stage[0] == "encoding"]
@@ -144,7 +144,7 @@ def test_a_track_that_cannot_be_joined_is_encoded_in_one_piece(
     monkeypatch.setattr(mp3join, "join", refuse)
     routine = write("long.yaml", LONG)
     target = tmp_path / "long.mp3"
-    options = Options(engine="fake", encoders=2)
+    options = Options(engine="fake", cores=2)
     notes = Notes()
     build(check(routine), target, options, notes)
     assert notes.said == ["a part of 5 samples made 3 frames: cannot join; encoding the track in "
@@ -173,6 +173,6 @@ def test_a_full_disk_as_the_parts_are_joined_is_one_clear_error(
     target = tmp_path / "long.mp3"
     target.write_bytes(OLD_MP3)
     with pytest.raises(OutputError, match=f"cannot write {tmp_path}: No space left on device"):
-        build(check(write("long.yaml", LONG)), target, Options(engine="fake", encoders=2))
+        build(check(write("long.yaml", LONG)), target, Options(engine="fake", cores=2))
     assert target.read_bytes() == OLD_MP3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp3", "long.yaml"]
