@@ -314,9 +314,9 @@ class Speaker:
             done = True
         finally:
             stop.set()
-            if not done:  # a thread still waiting on an extra engine gets an error and ends
-                self._close_extra()
-            for thread in threads[1:]:
+            if not done:  # leaving early: every engine stops, so a thread waiting on one gets
+                self.close()  # an error and ends, removing its scratch file before we go on
+            for thread in threads:
                 thread.join(timeout=10)
 
     def _more_engines(self, count: int) -> list[EngineProcess]:
