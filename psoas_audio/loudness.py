@@ -221,9 +221,14 @@ def _k_spectrum32() -> npt.NDArray[np.complex64]:
     return _k_spectrum().astype(np.complex64)
 
 
+OVERSAMPLER = "HQ"  # soxr's high quality: within 0.01 dB of its very high, 1.5x faster
+
+
 def peak_envelope(signal: Signal) -> Signal:
-    """Each sample's true peak: the largest magnitude of the 4x oversampled signal around it."""
-    up = soxr.resample(signal.astype(np.float32), SAMPLE_RATE, OVERSAMPLE * SAMPLE_RATE, "VHQ")
+    """Each sample's true peak: the largest magnitude of the 4x oversampled signal around it.
+    (The limiter keeps 1 dB in hand under the ceiling; the interpolator's 0.01 dB is noise.)"""
+    rate = OVERSAMPLE * SAMPLE_RATE
+    up = soxr.resample(signal.astype(np.float32), SAMPLE_RATE, rate, OVERSAMPLER)
     up = np.abs(up[: len(signal) * OVERSAMPLE], out=up[: len(signal) * OVERSAMPLE])
     if len(up) < len(signal) * OVERSAMPLE:
         up = np.pad(up, (0, len(signal) * OVERSAMPLE - len(up)))

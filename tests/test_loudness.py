@@ -73,6 +73,13 @@ def test_true_peak_sees_peaks_between_samples() -> None:
     assert true_peak(tone) == pytest.approx(-6.0, abs=0.1)  # the wave itself peaks at 0.5
 
 
+def test_the_limiters_quick_oversampler_finds_the_true_peak_within_a_few_hundredths() -> None:
+    """White noise up to 22 kHz is the hardest case (0.04 dB); speech reads within 0.01."""
+    for clip in bursts():
+        envelope = loudness.peak_envelope(clip)
+        assert 20 * np.log10(envelope.max()) == pytest.approx(true_peak(clip), abs=0.05)
+
+
 def test_the_limiter_holds_true_peaks_and_moves_its_gain_smoothly() -> None:
     loud = bursts()[2] * np.float32(4.0)  # far over full scale
     limited = limit(loud, -2.5)
