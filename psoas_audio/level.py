@@ -7,11 +7,11 @@ beside the clips, so a rebuild that changes nothing does no DSP at all.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -37,7 +37,7 @@ REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
 CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
 MAX_PASSES = 8  # secant steps on the track gain (two or three usually settle)
 MAX_STEP_DB = 12.0  # the most one step moves the gain: a limited voice may never get there
-PEAKS_MARGIN_DB = 6.0  # peaks are remembered for gains up to this much over the first guess
+PEAKS_MARGIN_DB = 4.0  # peaks are remembered for gains up to this much over the first guess
 PEAKS_KEPT = 2_000_000  # at most this many peak samples remembered (16 MB), whatever the track
 MAX_ENCODES = 3  # encodes of one track while its loudness settles
 LEVEL_VERSION = 11  # bump when the processing changes, so cached gains and clips are not reused
@@ -102,6 +102,7 @@ class Levels:
 
 
 Source = tuple[str, str]  # ("speech", text) or ("chime", style)
+_Known = tuple[float, "Peaks"]  # a clip's peaks at this event gain
 T = TypeVar("T")
 R = TypeVar("R")
 Progress = Callable[[int, int], None]  # (done, total)
@@ -131,9 +132,6 @@ class Leveler:
         self.cores = cores
         self._shift_key = cache.key(kind="encoder-shift", version=LEVEL_VERSION, sound=sound)
         self._processed = lru_cache(maxsize=16)(self._process)  # repeats play back to back
-        # Each spoken clip's peaks at unit gain, as the last search found them: the clips are
-        # then limited with no second oversampling (a cold build's, where nothing is cached).
-        self._peaks: dict[Source, Peaks] = {}
 
     def encode_on_target(
         self,
@@ -213,8 +211,16 @@ class Leveler:
             yield from ((item, work(item)) for item in items)
             return
         pool = ThreadPoolExecutor(min(self.cores, len(items)))
+        ahead: deque[tuple[T, Future[R]]] = deque()
         try:
-            yield from zip(items, pool.map(work, items), strict=True)
+            for item in items:  # a few ahead, not all: the results wait in memory until taken
+                ahead.append((item, pool.submit(work, item)))
+                if len(ahead) > 2 * self.cores:
+                    done, future = ahead.popleft()
+                    yield done, future.result()
+            while ahead:
+                done, future = ahead.popleft()
+                yield done, future.result()
         finally:  # leaving early: what has not begun never does
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -225,23 +231,25 @@ class Leveler:
     def clip(self, event: Event, levels: Levels) -> Samples:
         """The event's clip with every gain applied and its true peaks limited."""
         source = source_of(event)
-        gains = levels.gains
-        gain = gains.gain_db + event.gain_db + (gains.chime_gain_db if source[0] == "chime" else 0)
-        return self._processed(source, round(gain, 3), round(gains.ceiling_dbtp, 3))
+        return self._processed(source, *_settings(source, event.gain_db, levels.gains))
 
-    def _process(self, source: Source, gain_db: float, ceiling: float) -> Samples:
-        """The leveled clip, keyed by the raw clip's content: a damaged one is made again."""
+    def _process(
+        self, source: Source, gain_db: float, ceiling: float, known: _Known | None = None
+    ) -> Samples:
+        """The leveled clip, keyed by the raw clip's content: a damaged one is made again.
+        known: the clip's peaks at an event gain, as the search found them (no oversampling)."""
         key = self.cache.key(kind="leveled", version=LEVEL_VERSION, clip=self.content(source),
                              gain=gain_db, ceiling=ceiling)  # fmt: skip
         found = self.cache.load_clip(key)
         if found is not None:
             return found[1]
         signal = _float(self.raw(source))
-        peaks = self._peaks.get(source)
-        if peaks is not None and peaks.reach(gain_db, ceiling):
+        if known is not None and known[1].reach(gain_db - known[0], ceiling):
             from .loudness import limit_peaks
 
-            leveled = quantize(limit_peaks(signal, peaks, gain_db, ceiling))
+            event_gain, peaks = known
+            at_event = signal * np.float32(10 ** (event_gain / 20))
+            leveled = quantize(limit_peaks(at_event, peaks, gain_db - event_gain, ceiling))
         else:
             leveled = quantize(_leveled(signal, gain_db, ceiling))
         self.cache.save_clip(key, leveled)
@@ -261,9 +269,9 @@ class Leveler:
         then found by the secant method: a few passes over the speech, none over the chimes,
         whose loudness simply follows their gain.
 
-        progress(done, total) counts clips measured: each once, then its peaks, then passes.
+        progress(done, total) counts clips: measured, oversampled, the passes, then leveled.
         """
-        total = 3 * len(plays)
+        total = 4 * len(plays)
         done = 0
 
         def advance(count: int) -> None:
@@ -313,14 +321,12 @@ class Leveler:
                 envelope = peak_envelope(self._signal(clip))
                 return float(envelope.max(initial=0.0)), Peaks.of(envelope, floor)
 
-            self._peaks.clear()
             for clip, (loudest, peaks) in self._each(oversampled, speech):
                 clip.peak = 20 * np.log10(loudest) if loudest > 0 else float("-inf")
                 clip.peaks = None
                 if kept + len(peaks.where) <= PEAKS_KEPT:  # memory stays bounded
                     clip.peaks = peaks
                     kept += len(peaks.where)
-                    self._peaks[clip.source] = peaks.at_unit(clip.event_gain)
                 advance(1)
             advance(len(plays) - len(speech))
 
@@ -380,11 +386,24 @@ class Leveler:
             tried = (gain, measured)
             gain += step
             measured, chime_gain = heard(gain)
-        advance(total)
-        return Gains(
+        advance(total - len(plays) - done)  # the search is over; the clips are left
+        gains = Gains(
             gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target,
             pcm_lufs=measured if np.isfinite(measured) else pcm_target, ceiling_dbtp=ceiling,
         )  # fmt: skip
+        known = {(c.source, c.event_gain): (c.event_gain, c.peaks) for c in speech if c.peaks}
+        for _ in self._each(partial(self._prepare, gains=gains, known=known), list(plays)):
+            advance(1)
+        return gains
+
+    def _prepare(
+        self, play: tuple[Source, float], gains: Gains, known: Mapping[tuple[Source, float], _Known]
+    ) -> None:
+        """Level and cache a clip at these gains while the search's peaks are at hand: the
+        encode then only reads it, as a warm build does, and the peaks are gone before the
+        encoders start (they were 15 MB of a 30-minute build's peak memory)."""
+        source, event_gain = play
+        self._process(source, *_settings(source, event_gain, gains), known.get(play))
 
 
 @dataclass
@@ -400,6 +419,12 @@ class _Speech:
     short_term: float  # loudest 3 s, unlimited (LUFS)
     peak: float = float("-inf")  # true peak (dBTP), once the search knows where to look
     peaks: Peaks | None = None  # the samples a gain the search may try could limit
+
+
+def _settings(source: Source, event_gain: float, gains: Gains) -> tuple[float, float]:
+    """(gain, ceiling) a clip is leveled at, rounded as its cache key has them."""
+    chime = gains.chime_gain_db if source[0] == "chime" else 0.0
+    return round(gains.gain_db + event_gain + chime, 3), round(gains.ceiling_dbtp, 3)
 
 
 def _float(samples: Samples) -> Signal:

@@ -73,6 +73,13 @@ def test_true_peak_sees_peaks_between_samples() -> None:
     assert true_peak(tone) == pytest.approx(-6.0, abs=0.1)  # the wave itself peaks at 0.5
 
 
+def test_a_long_signal_is_oversampled_in_pieces_as_if_whole() -> None:
+    signal = np.concatenate(bursts() * 3)  # 30 s: many pieces
+    assert len(signal) > 4 * loudness.PIECE
+    whole = loudness._envelope(signal)
+    assert np.allclose(loudness.peak_envelope(signal), whole, rtol=0, atol=1e-6)
+
+
 def test_the_limiters_quick_oversampler_finds_the_true_peak_within_a_few_hundredths() -> None:
     """White noise up to 22 kHz is the hardest case (0.04 dB); speech reads within 0.01."""
     for clip in bursts():
