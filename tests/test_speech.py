@@ -248,6 +248,18 @@ def test_missing_clauses_are_spoken_by_an_engine_per_core_each_once(engine_log: 
     assert all(np.array_equal(spoken_by_two[line], again[line]) for line in lines)
 
 
+def test_the_engines_started_for_the_probe_speak_the_rest_too(engine_log: Path) -> None:
+    """A probe, then the rest of the lines: the same engine processes, not new ones (each
+    costs an interpreter's start-up, while the others wait)."""
+    lines = [f"Line number {n}, and a clause of its own {n}." for n in range(36)]
+    with Speaker(VoiceRequest("fake"), engines=2) as speaker:
+        speaker.clips(lines[:12])
+        first = {line.split("|")[3] for line in spoken(engine_log)}
+        speaker.clips(lines)
+    assert len(first) == 2
+    assert {line.split("|")[3] for line in spoken(engine_log)} == first
+
+
 def test_a_routine_far_off_the_pace_is_probed_first_so_its_lines_are_spoken_about_once(
     write: Writer, engine_log: Path
 ) -> None:
