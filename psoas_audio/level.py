@@ -372,17 +372,15 @@ class Leveler:
         for _ in range(MAX_PASSES):
             if not np.isfinite(measured) or abs(pcm_target - measured) < SEARCH_WITHIN_LU:
                 break
-            slope = 1.0  # LU per dB: 1 unlimited, less as the limiter works
-            if tried is None and measured < pcm_target:  # the limiter took (pcm_target -
-                # measured) since it began, at the gain that brings the loudest clip to the
-                # ceiling: the loss grows about in step with the gain from there
+            if tried is None and measured < pcm_target:
                 onset = ceiling - max((clip.peak for clip in speech), default=ceiling)
-                if gain - onset > 0:
-                    slope = 1.0 - (pcm_target - measured) / (gain - onset)
-                slope = float(np.clip(slope, 0.2, 1.0))
-            elif tried is not None and gain != tried[0]:
-                slope = float(np.clip((measured - tried[1]) / (gain - tried[0]), 0.1, 1.0))
-            step = float(np.clip((pcm_target - measured) / slope, -MAX_STEP_DB, MAX_STEP_DB))
+                step = _first_step(gain - onset, pcm_target - measured)
+            else:
+                slope = 1.0  # LU per dB: 1 unlimited, less as the limiter works
+                if tried is not None and gain != tried[0]:
+                    slope = float(np.clip((measured - tried[1]) / (gain - tried[0]), 0.1, 1.0))
+                step = (pcm_target - measured) / slope
+            step = float(np.clip(step, -MAX_STEP_DB, MAX_STEP_DB))
             tried = (gain, measured)
             gain += step
             measured, chime_gain = heard(gain)
@@ -419,6 +417,22 @@ class _Speech:
     short_term: float  # loudest 3 s, unlimited (LUFS)
     peak: float = float("-inf")  # true peak (dBTP), once the search knows where to look
     peaks: Peaks | None = None  # the samples a gain the search may try could limit
+
+
+def _first_step(above_onset: float, lost: float) -> float:
+    """The gain to add to the unlimited estimate, where the limiter took `lost` LU at a gain
+    `above_onset` dB over the one that brings the loudest clip to the ceiling.
+
+    The limiter's loss grows about as the square of the gain over that onset (measured: powers
+    2.1 to 2.6 on eSpeak NG and piper), so the step solves x - lost * ((a + x) / a)^2 = 0 for
+    the loss to be made up; the secant takes it from there. Measured on the benchmark routine:
+    7.48 dB for a search that settled at 7.43, where assuming a steady loss gave 6.2."""
+    a = above_onset
+    if a <= 0 or lost <= 0:
+        return lost
+    if 4 * lost < a:  # y = a + x: lost * y^2 / a^2 - y + a = 0, its lower root
+        return float((1 - np.sqrt(1 - 4 * lost / a)) * a * a / (2 * lost) - a)
+    return lost / 0.2  # beyond the model: the steepest step the secant would take
 
 
 def _settings(source: Source, event_gain: float, gains: Gains) -> tuple[float, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -67,7 +68,7 @@ def _k_spectrum() -> npt.NDArray[np.complex128]:
     return response
 
 
-def _weighted_squares(signal: Signal) -> Floats:
+def _weighted_squares(signal: Signal) -> Signal:
     """The K-weighted signal, squared: the filter's output as the clip plays (its ringing after
     the clip's end falls in the silence after it and is left out, as before)."""
     step = FFT_BLOCK - K_TAIL
@@ -76,18 +77,21 @@ def _weighted_squares(signal: Signal) -> Floats:
     for start in range(0, len(signal), step):
         piece = np.fft.rfft(signal[start : start + step].astype(np.float32), FFT_BLOCK)
         out[start : start + FFT_BLOCK] += np.fft.irfft(piece * spectrum, FFT_BLOCK)
-    squares: Floats = np.square(out[: len(signal)], dtype=np.float64)
+    squares: Signal = np.square(out[: len(signal)])
     return squares
 
 
 BLOCK_HOPS, SHORT_TERM_HOPS = round(BLOCK / HOP), round(SHORT_TERM / HOP)
 
 
-def _hop_sums(squares: Floats) -> Floats:
-    """Sums of the K-weighted squares over each 100 ms hop of the clip (the last one padded)."""
+def _hop_sums(squares: npt.NDArray[np.floating[Any]]) -> Floats:
+    """Sums of the squares over each 100 ms hop of the clip (the last one short), added up in
+    double precision with no copy of the clip."""
     hop = round(HOP * SAMPLE_RATE)
-    padded = np.pad(squares, (0, -len(squares) % hop))
-    sums: Floats = padded.reshape(-1, hop).sum(axis=1)
+    whole = len(squares) - len(squares) % hop
+    sums: Floats = squares[:whole].reshape(-1, hop).sum(axis=1, dtype=np.float64)
+    if whole < len(squares):
+        sums = np.append(sums, squares[whole:].sum(dtype=np.float64))
     return sums
 
 
@@ -365,7 +369,7 @@ def limited_hops_near(
 
 def plain_hops(signal: Signal) -> Floats:
     """The signal's plain squares summed per 100 ms hop (as weighted_hops, unweighted)."""
-    return _hop_sums(np.square(signal, dtype=np.float64))
+    return _hop_sums(np.square(signal))
 
 
 def _moving_min(values: Signal, size: int) -> Signal:

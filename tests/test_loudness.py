@@ -14,7 +14,7 @@ from conftest import TESTS
 from measure import true_peak
 from psoas_audio import Options, check, loudness, plan_routine
 from psoas_audio.errors import CacheError
-from psoas_audio.level import Levels, Measured, missed
+from psoas_audio.level import Levels, Measured, _first_step, missed
 from psoas_audio.loudness import integrated, limit, measure_clip
 from psoas_audio.pcm import SAMPLE_RATE
 from psoas_audio.render import ahead, render
@@ -200,6 +200,17 @@ def test_a_search_pass_reads_a_clip_only_where_the_limiter_works_and_gets_the_sa
             )
             near = loudness.limited_hops_near(hops, plain, samples, 1 / 32768, peaks, gain, -2.5)
             assert np.allclose(near, full, rtol=1e-4, atol=1e-9)
+
+
+def test_the_searchs_first_step_makes_up_a_loss_that_grows_as_the_square_of_the_gain() -> None:
+    """Limiting takes more as the gain rises past where the loudest clip meets the ceiling:
+    the first step is the one after which the unlimited gain makes up what the limiter took."""
+    for above_onset, lost in ((6.08, 1.35), (6.76, 1.17), (8.53, 1.84)):
+        step = _first_step(above_onset, lost)
+        assert step > lost  # further than a limiter-free step: the loss grows meanwhile
+        assert step == pytest.approx(lost * ((above_onset + step) / above_onset) ** 2)
+    assert _first_step(0.0, 1.0) == 1.0  # nothing to go by: the plain step
+    assert _first_step(4.0, 1.0) == 5.0  # past the model: the steepest step
 
 
 def test_ranges_lay_stretches_end_to_end() -> None:
