@@ -16,6 +16,7 @@ from .. import interrupts
 from ..errors import EngineError, PsoasError
 from .engine import create_engine
 
+START_SECONDS = 20.0  # the least an engine process is given to start
 _slots: Any = None  # a semaphore shared by a batch's workers: engines never outnumber cores
 
 
@@ -71,9 +72,11 @@ class EngineProcess:
             self.wait_ready()
 
     def wait_ready(self) -> None:
-        """Wait until the engine has started; EngineStartError if it cannot."""
+        """Wait until the engine has started; EngineStartError if it cannot. Starting is an
+        interpreter's start-up and imports, which a busy machine can stretch to seconds: it
+        may take START_SECONDS even when calls are held to less."""
         try:
-            self.call("ready")
+            self.call("ready", timeout=max(self.timeout, START_SECONDS))
         except EngineError as exc:
             self.close()  # an engine that cannot start gives its slot back
             raise EngineStartError(str(exc)) from None
