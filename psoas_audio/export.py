@@ -23,7 +23,9 @@ def encoder_command(
     """ffmpeg reading mono s16le PCM on stdin, writing CBR MP3 with its Xing/LAME header.
 
     copy: the same MP3 stream also goes to stdout (ffmpeg's tee muxer), for a meter to read as
-    it is written; the file is byte for byte what it would be without. part: one part of a
+    it is written; the file is byte for byte what it would be without. A file that cannot be
+    written (a full disk) stops ffmpeg: by default the tee went on with the other output and
+    exited 0, leaving a truncated file behind. part: one part of a
     track encoded in parts (mp3join.py): no ID3 tag before its Info header.
     """
     id3 = "0" if part else "3"
@@ -38,7 +40,7 @@ def encoder_command(
     escaped = "".join("\\" + c if c in "\\'|[]" else c for c in f"file:{target.absolute()}")
     return [
         *command, "-map", "0:a", "-f", "tee",
-        f"[f=mp3:write_xing=1:id3v2_version={id3}]{escaped}"
+        f"[f=mp3:write_xing=1:id3v2_version={id3}:onfail=abort]{escaped}"
         "|[f=mp3:write_xing=0:id3v2_version=0]pipe:1",
     ]  # fmt: skip
 

@@ -31,6 +31,7 @@ MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much belo
 PEAK_MARGIN_DB = 0.3  # when the MP3 still peaks too high, the limiter goes this much further
 MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
 TYPICAL_SHIFT_LU = -0.45  # LAME at 96k on our voices, until a voice's first track measures it
+ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks under this are silence; a track under it is
 TOLERANCE_LU = 0.3  # close enough to the target not to encode again
 SEARCH_WITHIN_LU = 0.1  # the PCM's gain is searched to this close to its target
 REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
@@ -189,7 +190,8 @@ class Leveler:
         gains = levels.gains
         loud_enough = abs(measured.lufs - self.target) <= TOLERANCE_LU
         peaks_held = measured.peak_db <= TRUE_PEAK_DBTP
-        if last or (loud_enough and peaks_held) or not np.isfinite(measured.lufs):
+        silent = not np.isfinite(measured.lufs) or measured.lufs <= ABSOLUTE_GATE_LUFS
+        if last or (loud_enough and peaks_held) or silent:  # silence: no shift to learn
             settled = gains.model_copy(update={"verified": True, "measured": measured})
             self.cache.save_value(levels.key, settled)
             return Levels(settled, levels.key)

@@ -19,6 +19,7 @@ from typing import IO, Any
 from . import interrupts
 from .errors import EncodeError
 
+WRITE_FAILURES = ("Error writing trailer", "No space left on device")
 STALL_SECONDS = 60.0  # ffmpeg taking no audio for this long is hung
 FINISH_SECONDS = 30.0  # after the last sample, for the tail of the file; plus its share below
 SECONDS_PER_AUDIO_SECOND = 0.02  # a 10-hour track may take 12 more minutes to finish or decode
@@ -248,6 +249,8 @@ class _Child:
             ) from None
         if code != 0 and not self._drained:
             self._raise_failure()
+        if code == 0 and any(failure in self.messages() for failure in WRITE_FAILURES):
+            self._raise_failure()  # ffmpeg 5.1 says so, and exits 0, when its last write fails
         if self._drain is not None:
             self._drain.join()  # the process has ended: the rest of its output is in the pipe
             if self._drained:

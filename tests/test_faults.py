@@ -533,6 +533,37 @@ def test_a_full_disk_is_refused_before_any_speech(
     assert not log.exists() and not out.exists()  # nothing spoken, not even the folder made
 
 
+@pytest.mark.parametrize("part", [False, True])
+def test_a_disk_that_fills_while_a_metered_mp3_is_written_stops_the_encoder(part: bool) -> None:
+    """ffmpeg's tee muxer, left to itself, goes on with the meter's copy when the file cannot
+    be written and exits 0 with a truncated file (a build then joined or tagged it). /dev/full
+    fails every write with "no space left", as a full disk does."""
+    from psoas_audio import export, tools
+    from psoas_audio.errors import EncodeError
+
+    command = export.encoder_command(Path("/dev/full"), copy=True, part=part)
+    metered: list[bytes] = []
+    pcm = [bytes(2 * RATE)] * 5  # five seconds
+    with pytest.raises(EncodeError, match="ffmpeg failed while encoding"):
+        tools.feed(command, pcm, 5.0, "encoding", None, export._decoder(True), metered.append)
+
+
+def test_a_silent_track_teaches_the_leveler_no_encoder_shift(tmp_path: Path) -> None:
+    """A track of pauses meters as silence (under the -70 LUFS gate): nothing to aim at, so it
+    is encoded once and the voice's next track starts from the usual shift, not -3 LU."""
+    routine = tmp_path / "pauses.yaml"
+    routine.write_text("title: Pauses\nsteps:\n  - pause: 20s\n  - pause: 10s\n")
+    cache = tmp_path / "cache"
+    code, _, err = run("build", routine, "--engine", "fake", "-o", tmp_path / "p.mp3", "-v",
+                       cache=cache)  # fmt: skip
+    assert code == 0, err
+    assert "encoding again" not in err
+    code, _, err = run("build", GOOD, "--engine", "fake", "-o", tmp_path / "g.mp3", "-v",
+                       cache=cache)  # fmt: skip
+    assert code == 0, err
+    assert "encoding again" not in err
+
+
 @pytest.fixture(scope="module")
 def clean_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A fake-engine build of GOOD and the cache it left: (the cache, the MP3)."""
