@@ -75,7 +75,7 @@ def encode_mp3(
         encoder_command(target, bitrate, copy=measure), pcm, seconds, _doing(seconds),
         _in_samples(progress), _decoder(measure), meter,
     )  # fmt: skip
-    return None if meter is None else meter.result()
+    return None if meter is None else _Metered.together([meter])
 
 
 def encode_parts(
@@ -151,13 +151,10 @@ class _Metered:
         self._meter.add(np.frombuffer(data[:whole], "<f4"))
         self._rest = data[whole:]
 
-    def result(self) -> tuple[float, float]:
-        """(integrated LUFS, sample peak dBFS), digital silence as SILENCE_DB."""
-        return _Metered.together([self])
-
     @staticmethod
     def together(parts: Sequence[_Metered]) -> tuple[float, float]:
-        """result() of parts played one after another."""
+        """(integrated LUFS, sample peak dBFS) of parts played one after another, digital
+        silence as SILENCE_DB."""
         from .loudness import Meter
 
         lufs, peak = Meter.together([part._meter for part in parts])

@@ -31,7 +31,6 @@ MP3_HEADROOM_DB = 1.0  # MP3 encoding can raise true peaks; limit this much belo
 PEAK_MARGIN_DB = 0.3  # when the MP3 still peaks too high, the limiter goes this much further
 MAX_SHIFT_LU = 3.0  # the most an encoder is believed to move loudness
 TYPICAL_SHIFT_LU = -0.45  # LAME at 96k on our voices, until a voice's first track measures it
-ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks under this are silence; a track under it is
 TOLERANCE_LU = 0.3  # close enough to the target not to encode again
 SEARCH_WITHIN_LU = 0.1  # the PCM's gain is searched to this close to its target
 REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
@@ -190,6 +189,8 @@ class Leveler:
         gains = levels.gains
         loud_enough = abs(measured.lufs - self.target) <= TOLERANCE_LU
         peaks_held = measured.peak_db <= TRUE_PEAK_DBTP
+        from .loudness import ABSOLUTE_GATE_LUFS  # imported already: the MP3 was metered
+
         silent = not np.isfinite(measured.lufs) or measured.lufs <= ABSOLUTE_GATE_LUFS
         if last or (loud_enough and peaks_held) or silent:  # silence: no shift to learn
             settled = gains.model_copy(update={"verified": True, "measured": measured})
@@ -391,19 +392,21 @@ class Leveler:
             gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target,
             pcm_lufs=measured if np.isfinite(measured) else pcm_target, ceiling_dbtp=ceiling,
         )  # fmt: skip
-        known = {(c.source, c.event_gain): (c.event_gain, c.peaks) for c in speech if c.peaks}
+        known = {(c.source, c.event_gain): c.peaks for c in speech if c.peaks}
         for _ in self._each(partial(self._prepare, gains=gains, known=known), list(plays)):
             advance(1)
         return gains
 
     def _prepare(
-        self, play: tuple[Source, float], gains: Gains, known: Mapping[tuple[Source, float], _Known]
+        self, play: tuple[Source, float], gains: Gains, known: Mapping[tuple[Source, float], Peaks]
     ) -> None:
         """Level and cache a clip at these gains while the search's peaks are at hand: the
         encode then only reads it, as a warm build does, and the peaks are gone before the
         encoders start (they were 15 MB of a 30-minute build's peak memory)."""
         source, event_gain = play
-        self._process(source, *_settings(source, event_gain, gains), known.get(play))
+        peaks = known.get(play)
+        at_event = None if peaks is None else (event_gain, peaks)
+        self._process(source, *_settings(source, event_gain, gains), at_event)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from .pcm import SAMPLE_RATE, Signal
 Floats = npt.NDArray[np.float64]
 BLOCK, HOP = 0.400, 0.100  # BS.1770 gating blocks: 400 ms, 75 % overlap
 SHORT_TERM = 3.0  # EBU short-term loudness window
+ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks under this are silence, and left out
 OVERSAMPLE = 4  # true peak: the peak of the signal between samples, as a DAC rebuilds it
 
 
@@ -140,7 +141,7 @@ def integrated(blocks: Iterable[tuple[Floats, int]]) -> float:
     """Integrated loudness (LUFS) of a track made of clips: (block powers, times played)."""
     repeated = [np.repeat(p, n) for p, n in blocks if n]
     powers = np.concatenate(repeated) if repeated else np.zeros(0)
-    above = powers[powers > 10 ** ((-70 + 0.691) / 10)]  # absolute gate: -70 LUFS
+    above = powers[powers > 10 ** ((ABSOLUTE_GATE_LUFS + 0.691) / 10)]
     if above.size == 0:
         return float("-inf")
     relative = 10 ** ((to_lufs(float(above.mean())) - 10 + 0.691) / 10)  # relative gate
