@@ -40,7 +40,7 @@ MAX_STEP_DB = 12.0  # the most one step moves the gain: a limited voice may neve
 PEAKS_MARGIN_DB = 4.0  # peaks are remembered for gains up to this much over the first guess
 PEAKS_KEPT = 2_000_000  # at most this many peak samples remembered (16 MB), whatever the track
 MAX_ENCODES = 3  # encodes of one track while its loudness settles
-LEVEL_VERSION = 11  # bump when the processing changes, so cached gains and clips are not reused
+LEVEL_VERSION = 12  # bump when the processing changes, so cached gains and clips are not reused
 
 
 class _Record(BaseModel):
@@ -246,20 +246,19 @@ class Leveler:
         found = self.cache.load_clip(key)
         if found is not None:
             return found[1]
-        signal = _float(self.raw(source))
         if known is not None and known[1].reach(gain_db - known[0], ceiling):
             from .loudness import limit_peaks
 
             event_gain, peaks = known
-            at_event = signal * np.float32(10 ** (event_gain / 20))
+            at_event = _float(self.raw(source), event_gain)
             leveled = quantize(limit_peaks(at_event, peaks, gain_db - event_gain, ceiling))
         else:
-            leveled = quantize(_leveled(signal, gain_db, ceiling))
+            leveled = quantize(_leveled(_float(self.raw(source)), gain_db, ceiling))
         self.cache.save_clip(key, leveled)
         return leveled
 
     def _signal(self, clip: _Speech) -> Signal:
-        return _float(self.raw(clip.source)) * np.float32(10 ** (clip.event_gain / 20))
+        return _float(self.raw(clip.source), clip.event_gain)
 
     def _measure(
         self, plays: Plays, pcm_target: float, ceiling: float, progress: Progress | None = None
@@ -298,7 +297,7 @@ class Leveler:
 
         def weighed(play: tuple[tuple[Source, float], int]) -> tuple[Floats, Floats]:
             (source, event_gain), _ = play
-            signal = _float(self.raw(source)) * np.float32(10 ** (event_gain / 20))
+            signal = _float(self.raw(source), event_gain)
             return weighted_hops(signal), plain_hops(signal)
 
         chimes: list[tuple[Floats, int, float]] = []  # block powers at 0 dB, plays, loudest
@@ -446,8 +445,10 @@ def _settings(source: Source, event_gain: float, gains: Gains) -> tuple[float, f
     return round(gains.gain_db + event_gain + chime, 3), round(gains.ceiling_dbtp, 3)
 
 
-def _float(samples: Samples) -> Signal:
-    signal: Signal = samples.astype(np.float32) / 32768.0
+def _float(samples: Samples, gain_db: float = 0.0) -> Signal:
+    """The clip as floats at this gain: one copy, scaled in place."""
+    signal: Signal = samples.astype(np.float32)
+    signal *= np.float32(10 ** (gain_db / 20) / 32768)
     return signal
 
 

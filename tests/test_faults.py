@@ -600,6 +600,41 @@ def test_anything_standing_where_a_cache_entry_belongs_is_discarded(
     assert np.array_equal(decode(tmp_path / "again.mp3"), decode(clean_build[1]))
 
 
+def test_a_clip_read_again_is_hashed_again_only_if_its_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leveling reads every clip several times; only the first read of a file hashes it."""
+    import hashlib
+
+    from psoas_audio import cache as cache_module
+
+    store = cache_module.Cache(tmp_path)
+    clip = (np.sin(np.arange(44_100) / 7) * 8000).astype(np.int16)
+    ref = store.save_audio(clip)
+    hashed: list[int] = []
+    sha256 = hashlib.sha256
+
+    def counting(data: bytes = b"") -> Any:
+        hashed.append(len(data))
+        return sha256(data)
+
+    monkeypatch.setattr(cache_module.hashlib, "sha256", counting)
+    for _ in range(3):  # written by this process: never hashed again
+        loaded = store.load_audio(ref)
+        assert loaded is not None and np.array_equal(loaded, clip)
+    assert hashed == []
+    path = store.folder / "audio" / ref.digest[:2] / ref.digest
+    data = bytearray(path.read_bytes())
+    data[-2:] = b"\x01\x02"  # damaged in place: same size, a later time
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert store.load_audio(ref) is None
+    assert store.damaged == 1 and not path.exists()
+    again = cache_module.Cache(tmp_path)  # another build: checks what it has not checked
+    ref = again.save_audio(clip)
+    assert again.load_audio(ref) is not None and hashed
+
+
 def test_a_build_killed_while_speaking_leaves_no_noise_and_no_lasting_files(
     tmp_path: Path,
 ) -> None:
