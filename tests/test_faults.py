@@ -618,7 +618,7 @@ def test_a_clip_read_again_is_hashed_again_only_if_its_file_changed(
         hashed.append(len(data))
         return sha256(data)
 
-    monkeypatch.setattr(cache_module.hashlib, "sha256", counting)
+    monkeypatch.setattr(hashlib, "sha256", counting)  # looked up on each call
     for _ in range(3):  # written by this process: never hashed again
         loaded = store.load_audio(ref)
         assert loaded is not None and np.array_equal(loaded, clip)
