@@ -1,10 +1,11 @@
-"""The cache: speech, leveled clips and measured values on disk, checked on every read.
+"""The cache: speech, leveled clips and measured values on disk, checked as they are read.
 
 Audio is stored under the hash of its own bytes (content-addressed: an entry never changes once
 written, so builds sharing the cache can never swap a clip under each other). Everything else is
 a small value under a key made from the content hashes and settings it was derived from. Every
 file carries a checksum, and writes are atomic: a missing, truncated or damaged entry is
-discarded and made again, never played.
+discarded and made again, never played. (A build hashes an audio file once: read again
+unchanged, the same file is trusted.)
 """
 
 from __future__ import annotations
