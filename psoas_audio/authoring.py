@@ -50,6 +50,7 @@ breath: 1.2s                          # the pause between two spoken lines in a 
 ambience: none                        # or rain, ocean, drone: a soft bed under the voice
 # cue_words: {{halfway: Half done.}}    # what the halfway and countdown cues say
 chime: bowl                           # the chime at the end: true (a bell), false, bell, bowl, tick
+tick: true                            # a soft tick before words after a minute or more of quiet
 vars:                                 # {{name}} below takes these values
   hold: 20s
   reps: 2
@@ -66,9 +67,10 @@ steps:
           - say: Bring your {{side}} knee toward your chest, and hold it gently.
           - repeat: "{{reps}}"          # these steps {{reps}} times, with {{rep}} filled in
             steps:
-              - say: Hold {{rep}} of {{reps}}.
+              - say: Draw the knee in only as far as is comfortable, shoulders resting.
+                then: Knee in, shoulders soft.  # said instead from the second time round
               - hold: "{{hold}}"          # speak the text, then exactly {{hold}} of silence
-                say: Let the psoas soften.
+                say: Hold {{rep}} of {{reps}}. Let the psoas soften.
                 countdown: 3          # three, two, one on the last three seconds
                 halfway: true         # a soft "Halfway." at the midpoint
               - rest: 10s

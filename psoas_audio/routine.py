@@ -237,8 +237,15 @@ class Voice(Model):
     rate: Rate = DEFAULT_WPM
 
 
+THEN = Annotated[
+    Spoken | None,
+    Field(description="Said instead of `say` from a repeat's second time round: the short cue."),
+]
+
+
 class Say(Model):
     say: Spoken
+    then: THEN = None
 
 
 class Pause(Model):
@@ -260,6 +267,7 @@ class _Timed(Model):
     """What holds and rests share: a text before the silence, and cues inside it."""
 
     say: Spoken | None = None
+    then: THEN = None
     countdown: Countdown | None = None
     halfway: bool = False
     remind: Remind | None = None
@@ -348,6 +356,13 @@ class Routine(Model):
         Field(description="Values for {name} anywhere below; --set NAME=VALUE overrides them."),
     ] = {}
     chime: FinalChime = True
+    tick: Annotated[
+        bool,
+        Field(
+            description="A soft tick before the first words after a silence of a minute or "
+            "more, so that they do not come unannounced (default true)."
+        ),
+    ] = True
     breath: Annotated[
         Seconds | None, Field(description="The pause between two spoken lines (0.6 s).")
     ] = None

@@ -58,6 +58,7 @@ class Quiet:
 class Ring:
     style: str
     loc: Loc | None  # None for the final chime
+    gain_db: float = 0.0  # the return tick is softer than a chime
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,47 @@ class Mark:
 Instruction = Speak | Quiet | Ring | Mark  # one line of the flat script
 
 
+LONG_SILENCE = 60.0  # seconds of silence after which words are announced by a tick
+TICK_STYLE = "tick"
+TICK_GAIN_DB = -10.0  # well under the voice: a touch on the shoulder, not a bell
+TICK_LEAD = 1.5  # seconds from the tick's start to the words
+
+
 def expand(routine: Routine) -> tuple[Instruction, ...]:
-    """Unroll sides and repeats, fill in {side}, {rep} and {reps}, and add the final chime."""
+    """Unroll sides and repeats, fill in {side}, {rep} and {reps}, and add the final chime;
+    with routine.tick, the ticks that announce words after a long silence."""
     script = list(_expand(routine.steps, ("steps",), {}, cue_words(routine)))
+    if routine.tick:
+        script = _announced(script)
     if routine.chime:
         script.append(Ring(DEFAULT_STYLE if routine.chime is True else str(routine.chime), None))
     return tuple(script)
+
+
+def _announced(script: list[Instruction]) -> list[Instruction]:
+    """A soft tick where the first words after a minute or more of silence begin (a hold, a
+    rest or pauses, end to end; the soft reminders inside a rest are part of it), then the
+    words TICK_LEAD seconds after the tick starts. The tick is the next sound after the
+    silence, so the silence keeps its exact length; someone lying with eyes closed is not
+    startled by a full voice out of nowhere."""
+    out: list[Instruction] = []
+    quiet = 0.0
+    for item in script:
+        if isinstance(item, Speak) and quiet >= LONG_SILENCE:
+            out.append(Ring(TICK_STYLE, item.loc, TICK_GAIN_DB))
+            out.append(Quiet(TICK_LEAD - tick_seconds(), "gap", item.loc))
+        if isinstance(item, Quiet):
+            quiet += item.seconds
+        elif not isinstance(item, Mark):
+            quiet = 0.0
+        out.append(item)
+    return out
+
+
+def tick_seconds() -> float:
+    from .chime import STYLES
+
+    return STYLES[TICK_STYLE].seconds
 
 
 def phrases(script: tuple[Instruction, ...]) -> list[str]:
@@ -98,13 +134,13 @@ def _expand(
     for index, step in enumerate(steps):
         here = (*loc, index)
         match step:
-            case Say(say=text):
-                yield Speak(fill(text, scope), here)
+            case Say():
+                yield Speak(fill(_said(step, scope), scope), here)
             case Pause(pause=seconds):
                 yield Quiet(seconds, "pause", here)
             case Hold(hold=seconds) | Rest(rest=seconds):
                 if step.say:
-                    yield Speak(fill(step.say, scope), here)
+                    yield Speak(fill(_said(step, scope), scope), here)
                 reminders = tuple(fill(t, scope) for t in step.remind.say) if step.remind else ()
                 every = step.remind.every if step.remind else None
                 inner = inner_cues(seconds, step.countdown, step.halfway, every, reminders, words)
@@ -126,6 +162,12 @@ def _expand(
                     yield from _expand(inner_steps, (*here, "steps"), inner_scope, words)
 
 
+def _said(step: Say | Hold | Rest, scope: Mapping[str, object]) -> str:
+    """The step's line this time round: its short form (`then`) after a repeat's first."""
+    later = scope.get("rep", 1) != 1
+    return step.then if later and step.then else step.say or ""
+
+
 @dataclass(frozen=True)
 class Size:
     silent_seconds: float
@@ -133,23 +175,30 @@ class Size:
     spoken_words: int  # of the lines between silences (cues inside holds add no time)
 
 
-def measure(steps: tuple[Step, ...]) -> Size:
+def measure(steps: tuple[Step, ...], later: bool = False) -> Size:
     """How much silence, how many instructions and spoken words the steps unroll into,
-    without unrolling them."""
+    without unrolling them (later: as said after their repeat's first time round). The ticks
+    after long silences are left out: a few instructions and seconds more."""
     silent, count, words = 0.0, 0, 0
     for step in steps:
         match step:
-            case Say(say=text):
-                count, words = count + 1, words + len(text.split())
+            case Say():
+                count, words = count + 1, words + _words(step, later)
             case Chime():
                 count += 1
             case Pause(pause=seconds):
                 silent, count = silent + seconds, count + 1
             case Hold(hold=seconds) | Rest(rest=seconds):
                 silent, count = silent + seconds, count + 1 + bool(step.say)
-                words += len(step.say.split()) if step.say else 0
-            case Section(steps=inner) | Sides(steps=inner) | Repeat(steps=inner):
-                inner_size = measure(inner)
+                words += _words(step, later)
+            case Repeat(repeat=times, steps=inner):
+                first = measure(inner)
+                rest = measure(inner, later=True) if times > 1 and _has_then(inner) else first
+                silent += times * first.silent_seconds
+                count += times * first.instructions
+                words += first.spoken_words + (times - 1) * rest.spoken_words
+            case Section(steps=inner) | Sides(steps=inner):
+                inner_size = measure(inner, later)
                 times = _times(step)
                 silent += times * inner_size.silent_seconds
                 count += times * inner_size.instructions + 2 * isinstance(
@@ -159,7 +208,19 @@ def measure(steps: tuple[Step, ...]) -> Size:
     return Size(silent, count, words)
 
 
-def _times(block: Section | Sides | Repeat) -> int:
-    if isinstance(block, Sides):
-        return len(block.sides)
-    return block.repeat if isinstance(block, Repeat) else 1
+def _words(step: Say | Hold | Rest, later: bool) -> int:
+    text = step.then if later and step.then else step.say
+    return len(text.split()) if text else 0
+
+
+def _has_then(steps: tuple[Step, ...]) -> bool:
+    for step in steps:
+        if isinstance(step, Say | Hold | Rest) and step.then:
+            return True
+        if isinstance(step, Section | Sides | Repeat) and _has_then(step.steps):
+            return True
+    return False
+
+
+def _times(block: Section | Sides) -> int:
+    return len(block.sides) if isinstance(block, Sides) else 1

@@ -193,7 +193,7 @@ class _Templater:
         if not isinstance(value, dict):
             return value
         if len(loc) >= 2 and loc[-2] == "steps":
-            self._check_step(value, loc)
+            self._check_step(value, loc, loop_vars)
         inner = loop_vars
         if "sides" in value:
             inner |= {"side"}
@@ -245,7 +245,14 @@ class _Templater:
         }
         return fill(text, visible)
 
-    def _check_step(self, step: dict[str, Any], loc: Loc) -> None:
+    def _check_step(self, step: dict[str, Any], loc: Loc, loop_vars: frozenset[str]) -> None:
+        if "then" in step and "say" not in step:
+            self.report((*loc, "then"), "'then' is the short form of the step's 'say': add one")
+        elif "then" in step and "rep" not in loop_vars:
+            self.report(
+                (*loc, "then"),
+                "'then' is said from a repeat's second time round: this step is in no repeat",
+            )
         primary = primary_actions(step)
         if len(primary) > 1:
             self.report(loc, f"a step takes one action, this one has {' and '.join(primary)}")

@@ -323,10 +323,22 @@ def test_countdown_and_reminders_sound_on_time_inside_exact_silences(
     for event, at in zip(reminders, (120, 240, 360), strict=True):
         assert event["start"] - rest_from == pytest.approx(at, abs=0.001)  # planned there
         assert onset(audio, rest_from + at) - rest_from == pytest.approx(at, abs=0.050)  # heard
-    assert onset(audio, said["Done."]["start"]) - rest_from == pytest.approx(480, abs=0.020)
     quiet_end = audio[int((rest_from + 470) * RATE) : int((rest_from + 479.9) * RATE)]
     assert dbfs(quiet_end) < SILENT_DB  # the last ten seconds stay quiet
     assert plan["events"][-1]["text"] == "tick"
+
+    # After eight minutes of quiet, a soft tick the moment the rest ends, the words 1.5 s on.
+    tick = next(
+        e for e in plan["events"] if e["kind"] == "chime" and e["start"] < said["Done."]["start"]
+    )
+    assert tick["text"] == "tick" and tick["start"] == pytest.approx(rest_from + 480, abs=0.001)
+    assert onset(audio, rest_from + 480) - rest_from == pytest.approx(480, abs=0.020)
+    assert onset(audio, said["Done."]["start"]) - rest_from == pytest.approx(481.5, abs=0.020)
+    ticked = audio[int(tick["start"] * RATE) : int(tick["end"] * RATE)]
+    words = audio[int(said["Done."]["start"] * RATE) : int(said["Done."]["end"] * RATE)]
+    assert dbfs(words) - 14 < dbfs(ticked) < dbfs(words) - 8, "a tick soft beside the voice"
+    between = audio[int((tick["end"] + 0.05) * RATE) : int((said["Done."]["start"] - 0.02) * RATE)]
+    assert dbfs(between) < SILENT_DB  # nothing else between the tick and the words
 
 
 def test_a_language_picks_an_espeak_voice_and_an_unknown_one_points_at_its_line(

@@ -9,7 +9,7 @@ import pytest
 from conftest import TESTS
 from psoas_audio import Options, Routine, check, plan_routine
 from psoas_audio.pcm import SAMPLE_RATE, to_samples
-from psoas_audio.script import Quiet, Speak, expand, measure
+from psoas_audio.script import LONG_SILENCE, TICK_LEAD, Quiet, Speak, expand, measure
 from psoas_audio.timeline import Timeline, plan
 
 GOLDEN = sorted((TESTS / "golden").glob("*.yaml"))
@@ -59,7 +59,7 @@ def test_a_breath_falls_between_two_spoken_lines_and_nowhere_else() -> None:
 @pytest.mark.parametrize("path", GOLDEN + SHIPPED, ids=[p.stem for p in GOLDEN + SHIPPED])
 def test_measuring_without_unrolling_agrees_with_unrolling(path: Path) -> None:
     routine = check(path).routine
-    script = expand(routine)
+    script = expand(routine.model_copy(update={"tick": False}))  # ticks come after unrolling
     size = measure(routine.steps)
     assert size.instructions == len(script) - bool(routine.chime)  # the final chime is no step
     silent = sum(item.seconds for item in script if isinstance(item, Quiet))
@@ -119,3 +119,57 @@ def test_the_breath_between_lines_can_be_set_by_the_routine() -> None:
     )
     timeline = plan(routine, expand(routine), {"A.": 100, "B.": 100}, {})
     assert [e.length for e in timeline.events if e.role == "gap"] == [to_samples(1.5)]
+
+
+def said(routine: dict[str, object]) -> list[str]:
+    script = expand(Routine.model_validate({"title": "T", "chime": False, **routine}))
+    return [item.text for item in script if isinstance(item, Speak)]
+
+
+def test_then_is_said_instead_of_say_from_a_repeats_second_time_round() -> None:
+    steps = [
+        {"say": "Knee down, hips square, back tall: the full cue {rep}.", "then": "Again {rep}."},
+        {
+            "hold": "5s",
+            "say": "Hold {rep} of {reps}, and breathe.",
+            "then": "Hold {rep} of {reps}.",
+        },
+    ]
+    routine = {"steps": [{"sides": ["left", "right"], "steps": [{"repeat": 3, "steps": steps}]}]}
+    lines = said(routine)
+    first = ["Knee down, hips square, back tall: the full cue 1.", "Hold 1 of 3, and breathe."]
+    later = ["Again 2.", "Hold 2 of 3.", "Again 3.", "Hold 3 of 3."]
+    assert lines == (first + later) * 2  # each side's set starts with the full cue
+    size = measure(Routine.model_validate({"title": "T", **routine}).steps)
+    assert size.spoken_words == sum(len(line.split()) for line in lines)
+
+
+def test_words_after_a_minute_of_silence_are_announced_by_a_soft_tick() -> None:
+    routine = {
+        "steps": [
+            {"say": "Lie back."},
+            {"rest": "50s", "say": "Rest.", "remind": {"every": "20s", "say": "Soft."}},
+            {"section": "Later", "steps": [{"pause": "10s"}]},  # a minute, end to end
+            {"say": "Roll to one side."},
+            {"hold": "59s"},
+            {"say": "Not announced: under a minute."},
+        ]
+    }
+    timeline = plan(
+        Routine.model_validate({"title": "T", "chime": False, **routine}),
+        expand(Routine.model_validate({"title": "T", "chime": False, **routine})),
+        {text: SAMPLE_RATE for text in ["Lie back.", "Rest.", "Soft.", "Roll to one side.",
+                                        "Not announced: under a minute."]},
+        {"tick": SAMPLE_RATE // 2},
+    )  # fmt: skip
+    events = timeline.events
+    ticks = [i for i, e in enumerate(events) if e.kind == "chime"]
+    assert len(ticks) == 1
+    tick = events[ticks[0]]
+    before, words = events[ticks[0] - 1], events[ticks[0] + 2]
+    assert tick.text == "tick" and tick.gain_db < 0  # softer than a chime
+    assert before.role == "pause" and before.end == tick.start  # the next sound, at once
+    assert words.text == "Roll to one side." and words.start - tick.start == to_samples(TICK_LEAD)
+    assert 1.0 <= TICK_LEAD <= 3.0 and LONG_SILENCE == 60.0
+    off = Routine.model_validate({"title": "T", "chime": False, "tick": False, **routine})
+    assert not any(item for item in expand(off) if type(item).__name__ == "Ring")
