@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,7 @@ def test_the_breath_between_lines_can_be_set_by_the_routine() -> None:
     assert [e.length for e in timeline.events if e.role == "gap"] == [to_samples(1.5)]
 
 
-def said(routine: dict[str, object]) -> list[str]:
+def said(routine: Mapping[str, object]) -> list[str]:
     script = expand(Routine.model_validate({"title": "T", "chime": False, **routine}))
     return [item.text for item in script if isinstance(item, Speak)]
 
