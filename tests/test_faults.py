@@ -266,7 +266,8 @@ def test_a_killed_build_leaves_leftovers_that_the_next_build_removes(tmp_path: P
 
 def test_a_build_never_sweeps_the_temporary_of_a_build_running_beside_it(tmp_path: Path) -> None:
     long = tmp_path / "long.yaml"
-    long.write_text("title: Long\nsteps:\n" + "  - hold: 30m\n    say: Hold.\n" * 2)
+    # Two hours: still encoding when the other build is done (half that once ended first).
+    long.write_text("title: Long\nsteps:\n" + "  - hold: 1h\n    say: Hold.\n" * 2)
     process = start("build", long, "--engine", "fake", "-o", f"{tmp_path}/", cache=tmp_path / "c")
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and time.monotonic() < deadline:
