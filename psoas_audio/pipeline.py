@@ -302,7 +302,8 @@ def _lay_out(
     *,
     cues_must_fit: bool = True,
 ) -> Planned:
-    script = expand(source.routine)
+    longest = source.choose(Choice(1.0), cues=False).routine if source.ranges else None
+    script = expand(source.routine, longest)
     texts = phrases(script)
     _check_spoken(source, script, speaker.request)
     reporter.start("speaking", len(texts))

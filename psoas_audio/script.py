@@ -76,32 +76,42 @@ TICK_GAIN_DB = -10.0  # well under the voice: a touch on the shoulder, not a bel
 TICK_LEAD = 1.5  # seconds from the tick's start to the words
 
 
-def expand(routine: Routine) -> tuple[Instruction, ...]:
+def expand(routine: Routine, longest: Routine | None = None) -> tuple[Instruction, ...]:
     """Unroll sides and repeats, fill in {side}, {rep} and {reps}, and add the final chime;
-    with routine.tick, the ticks that announce words after a long silence."""
-    script = list(_expand(routine.steps, ("steps",), {}, cue_words(routine)))
+    with routine.tick, the ticks that announce words after a long silence.
+
+    longest: the same routine with its duration ranges at their longest ends. A silence is
+    long if it can be: a length fit then moves smoothly, where a tick that came and went as
+    a range crossed a minute made lengths 1.5 s apart the nearest it could reach."""
+    words = cue_words(routine)
+    script = list(_expand(routine.steps, ("steps",), {}, words))
     if routine.tick:
-        script = _announced(script)
+        longest_script = script
+        if longest is not None:  # ranges change lengths and words, never the steps
+            longest_script = list(_expand(longest.steps, ("steps",), {}, words))
+        script = _announced(script, longest_script)
     if routine.chime:
         script.append(Ring(DEFAULT_STYLE if routine.chime is True else str(routine.chime), None))
     return tuple(script)
 
 
-def _announced(script: list[Instruction]) -> list[Instruction]:
+def _announced(script: list[Instruction], longest: list[Instruction]) -> list[Instruction]:
     """A soft tick where the first words after a minute or more of silence begin (a hold, a
     rest or pauses, end to end; the soft reminders inside a rest are part of it), then the
     words TICK_LEAD seconds after the tick starts. The tick is the next sound after the
     silence, so the silence keeps its exact length; someone lying with eyes closed is not
     startled by a full voice out of nowhere."""
+    if len(longest) != len(script):
+        longest = script
     out: list[Instruction] = []
     quiet = 0.0
-    for item in script:
+    for item, at_longest in zip(script, longest, strict=True):
         if isinstance(item, Speak) and quiet >= LONG_SILENCE:
             out.append(Ring(TICK_STYLE, item.loc, TICK_GAIN_DB))
             out.append(Quiet(TICK_LEAD - tick_seconds(), "gap", item.loc))
-        if isinstance(item, Quiet):
-            quiet += item.seconds
-        elif not isinstance(item, Mark):
+        if isinstance(at_longest, Quiet):
+            quiet += at_longest.seconds
+        elif not isinstance(at_longest, Mark):
             quiet = 0.0
         out.append(item)
     return out

@@ -155,6 +155,19 @@ def test_length_lands_within_a_millisecond_across_the_span(write: Writer) -> Non
         assert (rest - 60) / 120 == pytest.approx((hold - 5) / 15)  # in proportion to widths
 
 
+def test_a_range_that_can_reach_a_minute_is_ticked_at_every_length(write: Writer) -> None:
+    """The tick before words after a minute of silence follows a range's longest end: had it
+    come and gone as the rest crossed a minute, lengths 1.5 s apart were all a fit reached."""
+    steps = "  - say: Lie back.\n  - rest: '{rest}'\n  - say: Roll to one side.\n"
+    path = write("r.yaml", "title: R\nvars: {rest: 30s..90s}\nsteps:\n" + steps)
+    start = planned(path, "--length", "1m")
+    for step in range(40):  # a tenth of a second apart, across the minute
+        target = start["duration"] + 14 + step / 10
+        plan = planned(path, "--length", f"{target:.1f}s")
+        assert plan["duration"] == pytest.approx(target, abs=0.001)
+        assert next(e["text"] for e in plan["events"] if e["kind"] == "chime") == "tick"
+
+
 def test_plan_shows_what_the_fit_chose_and_the_total(write: Writer) -> None:
     path = write("r.yaml", RANGED)
     code, out, _ = run("plan", path, "--engine", "fake", "--length", "8m")
