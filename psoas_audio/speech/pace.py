@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-
 DEFAULT_WPM = 140  # near-conversational: calm without dragging
 SLOWEST_WPM, FASTEST_WPM = 80, 300
 REFERENCE_WPM = 140.0  # the pauses below are for this pace; they shrink and grow with it
@@ -102,10 +100,14 @@ def setting_for(wpm: float, calibration: Calibration) -> float:
     Interpolated in seconds per word, which is close to linear in every engine's setting;
     outside the table the nearest measured setting is used (the table spans the rates allowed).
     """
-    ordered = sorted(calibration, key=lambda row: 60.0 / row[1])
-    seconds_per_word = np.array([60.0 / wpm_ for _, wpm_ in ordered])
-    settings = np.array([setting for setting, _ in ordered])
-    return float(np.interp(60.0 / wpm, seconds_per_word, settings))
+    points = sorted((60.0 / measured, setting) for setting, measured in calibration)
+    x = 60.0 / wpm
+    if x <= points[0][0]:
+        return float(points[0][1])
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        if x <= x1:  # plain Python: an engine process imports no numpy for this
+            return float(y0 + (y1 - y0) * (x - x0) / (x1 - x0)) if x1 > x0 else float(y1)
+    return float(points[-1][1])
 
 
 def pace(words: int, seconds: float) -> float:
