@@ -86,7 +86,7 @@ class Cache:
         # entry is never changed in place (it is replaced by a rename), so the same file, of
         # the same size and time, is read again without hashing it again. Leveling reads each
         # clip five times; hashing every read was a tenth of a cold build's leveling.
-        self._checked: dict[Path, tuple[int, int, int, int]] = {}
+        self._checked: dict[Path, tuple[int, int, int, int, int]] = {}
 
     @staticmethod
     def key(**fields: object) -> str:
@@ -299,9 +299,11 @@ class Cache:
             ) from None
 
 
-def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
-    """What changes when a file is replaced or written to: device, inode, size, time."""
-    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+def _identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What changes when a file is replaced or written to: device, inode, size, and the
+    modification and change times (a write moves both; putting the modification time back,
+    as `touch -r` does, moves the change time again)."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 def _remove(path: Path, info: os.stat_result) -> None:

@@ -626,9 +626,12 @@ def test_a_clip_read_again_is_hashed_again_only_if_its_file_changed(
     assert hashed == []
     path = store.folder / "audio" / ref.digest[:2] / ref.digest
     data = bytearray(path.read_bytes())
-    data[-2:] = b"\x01\x02"  # damaged in place: same size, a later time
+    before = path.stat()
+    data[-2:] = b"\x01\x02"  # damaged in place: same size, and its time put back (touch -r)
+    time.sleep(0.02)  # past the file system's clock tick: its change time moves
     path.write_bytes(bytes(data))
-    os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
     assert store.load_audio(ref) is None
     assert store.damaged == 1 and not path.exists()
     again = cache_module.Cache(tmp_path)  # another build: checks what it has not checked
