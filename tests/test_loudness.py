@@ -23,12 +23,14 @@ RNG = np.random.default_rng(7)
 
 
 def bursts() -> list[np.ndarray]:
-    """Speech-like clips: noise bursts shaped by a syllable envelope, at different levels."""
+    """Speech-like clips: noise bursts shaped by a syllable envelope, at different levels; the
+    same ones every call (a shared generator made them depend on which tests ran first)."""
+    rng = np.random.default_rng(7)
     clips = []
     for level in (0.05, 0.2, 0.4, 0.1):
         t = np.arange(int(2.5 * SAMPLE_RATE)) / SAMPLE_RATE
         envelope = np.abs(np.sin(2 * np.pi * 2.5 * t)) ** 2
-        clips.append((level * envelope * RNG.standard_normal(t.size)).astype(np.float32))
+        clips.append((level * envelope * rng.standard_normal(t.size)).astype(np.float32))
     return clips
 
 
@@ -110,6 +112,34 @@ def test_no_click_at_any_join() -> None:
     assert len(joins) > 20
     for at in joins:
         assert abs(track[at] - track[at - 1]) < 0.01, f"a click at {at / SAMPLE_RATE:.3f}s"
+
+
+@pytest.mark.parametrize("final", ["false", "true", "bowl", "tick"])
+def test_the_soft_tick_sits_as_far_under_the_voice_whatever_the_chimes(
+    final: str, tmp_path: Path
+) -> None:
+    """Leveled with the chimes, the tick was 5 dB louder in a routine with no final chime (it
+    was the loudest chime, so their gain left it alone) than beside a bell."""
+    from psoas_audio.level import TICK_BELOW_VOICE_LU
+
+    routine = tmp_path / "r.yaml"
+    routine.write_text(
+        f"title: T\nchime: {final}\nsteps:\n  - say: Lie back, and let the floor hold you.\n"
+        "  - hold: 61s\n  - say: Now roll slowly to one side, and rest there.\n",
+        encoding="utf-8",
+    )
+    options = Options(engine="fake", cache_dir=tmp_path / "cache")
+    planned = plan_routine(check(routine, options), options)
+    leveler = planned.leveler(options.loudness)
+    levels = leveler.levels(planned.timeline)
+    pcm = b"".join(render(planned.timeline, lambda event: leveler.clip(event, levels)))
+    track = np.frombuffer(pcm, "<i2").astype(np.float32) * np.float32(1 / 32768)
+    tick = next(e for e in planned.timeline.events if e.text == "tick")
+    voice = [e for e in planned.timeline.events if e.kind == "speech"]
+    voice_loudest = max(measure_clip(track[e.start : e.end])[1] for e in voice)  # line by line
+    blocks, _ = measure_clip(track[tick.start : tick.end])
+    tick_loudest = loudness.to_lufs(float(blocks.max()))
+    assert voice_loudest - tick_loudest == pytest.approx(TICK_BELOW_VOICE_LU, abs=0.3)
 
 
 def test_an_mp3_that_peaks_too_high_is_limited_harder_and_encoded_again() -> None:
