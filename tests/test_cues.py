@@ -97,7 +97,7 @@ def test_a_reminder_too_long_for_its_slot_is_an_error_at_its_line(write: Writer)
     options = Options(engine="fake")
     with pytest.raises(
         RoutineError,
-        match=r"r\.yaml:5:7: the remind cue 'Let the whole back of the body grow\S*' takes 14\.65s",
+        match=r"r\.yaml:5:7: the remind cue 'Let the whole back of the body grow\S*' takes 13\.88s",
     ):
         plan_routine(check(path, options), options)
 

@@ -19,12 +19,12 @@ ESPEAK_SLOWEST_RATE = 80  # eSpeak NG speaks no slower than this; slower is done
 # eSpeak NG's articulation: (setting, words per minute) of every clause of the shipped routines,
 # trimmed as a build trims it (scripts/calibrate.py pyttsx3; eSpeak NG 1.51, 2026-12-02). A
 # setting of 80 and up is eSpeak's own rate, which counts pauses of its own: rate 150 speaks
-# 203 wpm within a clause. Below 80 the rate stays 80 and each 4 under adds 10 ms between words.
+# 201 wpm within a clause. Below 80 the rate stays 80 and each 4 under adds 10 ms between words.
 CALIBRATION = (
-    (40, 73.8), (48, 78.7), (56, 84.3), (64, 90.7), (72, 97.9), (80, 115.9),
-    (90, 123.3), (100, 136.8), (110, 150.0), (120, 163.3), (130, 177.3), (140, 190.8),
-    (150, 203.2), (160, 216.9), (180, 243.6), (200, 269.7), (230, 309.1), (260, 346.9),
-    (300, 402.3), (340, 458.1),
+    (40, 74.3), (48, 79.0), (56, 84.4), (64, 90.5), (72, 97.3), (80, 114.5),
+    (90, 121.9), (100, 135.2), (110, 148.5), (120, 161.7), (130, 175.6), (140, 189.1),
+    (150, 201.2), (160, 214.6), (180, 241.3), (200, 267.0), (230, 306.1), (260, 343.7),
+    (300, 399.3), (340, 458.3),
 )  # fmt: skip
 _INSTALL_HINT = "on Debian/Ubuntu install eSpeak NG with 'sudo apt-get install espeak-ng'"
 
