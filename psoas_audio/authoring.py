@@ -76,6 +76,8 @@ steps:
               - rest: 10s
                 say: Release, and breathe.
 
+  - chime: bell                       # a chime as a step of its own
+
   - section: Resting
     steps:
       - rest: "{{rest}}"
@@ -83,7 +85,7 @@ steps:
         remind:                       # soft lines inside the rest, never in its last 10 s
           every: 40s
           say: [Let the breath slow down., Nothing to do but rest.]
-      - chime: tick                   # a chime as a step of its own
+                                      # after it, a soft tick before the next words (tick:)
 
   - say: Roll to one side, and come up slowly when you are ready.
 """

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from . import heap, interrupts
 from .cache import Cache
 from .pcm import Samples, Signal, quantize
+from .script import TICK_STYLE
 from .timeline import Event, Timeline
 
 if TYPE_CHECKING:  # the DSP is imported only when a track is leveled
@@ -35,12 +36,13 @@ TOLERANCE_LU = 0.3  # close enough to the target not to encode again
 SEARCH_WITHIN_LU = 0.1  # the PCM's gain is searched to this close to its target
 REPORT_MISS_LU = 0.5  # further off than this after every try: the build says so
 CHIME_BELOW_VOICE_LU = 1.0  # a chime's loudest moment stays this far under the voice's
+TICK_BELOW_VOICE_LU = 12.0  # the soft tick's loudest 400 ms, under the voice's loudest 3 s
 MAX_PASSES = 8  # secant steps on the track gain (two or three usually settle)
 MAX_STEP_DB = 12.0  # the most one step moves the gain: a limited voice may never get there
 PEAKS_MARGIN_DB = 4.0  # peaks are remembered for gains up to this much over the first guess
 PEAKS_KEPT = 2_000_000  # at most this many peak samples remembered (16 MB), whatever the track
 MAX_ENCODES = 3  # encodes of one track while its loudness settles
-LEVEL_VERSION = 12  # bump when the processing changes, so cached gains and clips are not reused
+LEVEL_VERSION = 13  # bump when the processing changes, so cached gains and clips are not reused
 
 
 class _Record(BaseModel):
@@ -59,6 +61,7 @@ class Gains(_Record):
 
     gain_db: float  # for every clip, speech and chime alike
     chime_gain_db: float  # more for chimes, so they never stand out above the voice
+    tick_gain_db: float = 0.0  # for the soft tick instead: the same distance under the voice
     pcm_target: float  # what the PCM was leveled to, allowing for the encoder's shift
     pcm_lufs: float  # what the PCM measures with these gains: the target, unless out of reach
     ceiling_dbtp: float  # where the limiter holds true peaks in the PCM
@@ -292,6 +295,7 @@ class Leveler:
                 limited_hops_near,
                 peak_envelope,
                 plain_hops,
+                to_lufs,
                 weighted_hops,
             )  # fmt: skip
 
@@ -301,16 +305,20 @@ class Leveler:
             return weighted_hops(signal), plain_hops(signal)
 
         chimes: list[tuple[Floats, int, float]] = []  # block powers at 0 dB, plays, loudest
+        ticks: list[tuple[Floats, int]] = []  # the soft tick's block powers, plays
         speech: list[_Speech] = []
         for play, (hops, plain) in self._each(weighed, list(plays.items())):
             (source, event_gain), count = play
-            if source[0] == "chime":
+            if source == ("chime", TICK_STYLE):
+                ticks.append((from_hops(hops)[0], count))
+            elif source[0] == "chime":
                 powers, short_term = from_hops(hops)
                 chimes.append((powers, count, short_term))
             else:
                 speech.append(_Speech(source, event_gain, count, hops, plain, *from_hops(hops)))
             advance(1)
         loudest_chime = max((c[2] for c in chimes), default=float("-inf"))
+        loudest_tick = max((float(p.max(initial=0.0)) for p, _ in ticks), default=0.0)
         kept = 0  # peak samples remembered, within PEAKS_KEPT
 
         def remember_peaks(most_gain: float) -> None:
@@ -332,8 +340,10 @@ class Leveler:
                 advance(1)
             advance(len(plays) - len(speech))
 
-        def heard(gain: float | None) -> tuple[float, float]:
-            """(the track's loudness, its chimes' gain) at this track gain (None: unlimited).
+        def heard(gain: float | None) -> tuple[float, float, float]:
+            """(the track's loudness, its chimes' gain, the tick's) at this track gain (None:
+            unlimited). The tick is set apart from the chimes: by their gain it was 5 dB
+            louder in a routine with no final chime than beside a bell.
 
             A clip whose true peak stays under the ceiling at this gain is only scaled: its
             block powers follow the gain. The rest are limited, and lose in each hop the share
@@ -358,18 +368,21 @@ class Leveler:
             for clip, (powers, short_term) in self._each(limited_powers, speech):
                 blocks.append((powers, clip.count))
                 voice = max(voice, short_term)
-            chime_gain = 0.0
+            chime_gain = tick_gain = 0.0
             if np.isfinite(voice):  # chimes never above the voice; never raised above the track
                 chime_gain = min(0.0, voice - CHIME_BELOW_VOICE_LU - (loudest_chime + track))
+                if loudest_tick > 0:  # the tick: always as far under the voice
+                    tick_gain = voice - TICK_BELOW_VOICE_LU - (to_lufs(loudest_tick) + track)
             scale = 10 ** ((track + chime_gain) / 10)
             blocks += [(powers * scale, count) for powers, count, _ in chimes]
+            blocks += [(powers * 10 ** ((track + tick_gain) / 10), n) for powers, n in ticks]
             advance(len(plays) // 3)  # a pass: the search takes about three
-            return integrated(blocks), chime_gain
+            return integrated(blocks), chime_gain, tick_gain
 
-        unlimited, _ = heard(None)
+        unlimited, _, _ = heard(None)
         gain = pcm_target - unlimited if np.isfinite(unlimited) else 0.0
         remember_peaks(gain + PEAKS_MARGIN_DB)
-        measured, chime_gain = heard(gain)
+        measured, chime_gain, tick_gain = heard(gain)
         tried: tuple[float, float] | None = None  # the gain before, and what it measured
         for _ in range(MAX_PASSES):
             if not np.isfinite(measured) or abs(pcm_target - measured) < SEARCH_WITHIN_LU:
@@ -385,10 +398,10 @@ class Leveler:
             step = float(np.clip(step, -MAX_STEP_DB, MAX_STEP_DB))
             tried = (gain, measured)
             gain += step
-            measured, chime_gain = heard(gain)
+            measured, chime_gain, tick_gain = heard(gain)
         advance(total - len(plays) - done)  # the search is over; the clips are left
         gains = Gains(
-            gain_db=gain, chime_gain_db=chime_gain, pcm_target=pcm_target,
+            gain_db=gain, chime_gain_db=chime_gain, tick_gain_db=tick_gain, pcm_target=pcm_target,
             pcm_lufs=measured if np.isfinite(measured) else pcm_target, ceiling_dbtp=ceiling,
         )  # fmt: skip
         known = {(c.source, c.event_gain): c.peaks for c in speech if c.peaks}
@@ -441,7 +454,11 @@ def _first_step(above_onset: float, lost: float) -> float:
 
 def _settings(source: Source, event_gain: float, gains: Gains) -> tuple[float, float]:
     """(gain, ceiling) a clip is leveled at, rounded as its cache key has them."""
-    chime = gains.chime_gain_db if source[0] == "chime" else 0.0
+    chime = 0.0
+    if source == ("chime", TICK_STYLE):
+        chime = gains.tick_gain_db
+    elif source[0] == "chime":
+        chime = gains.chime_gain_db
     return round(gains.gain_db + event_gain + chime, 3), round(gains.ceiling_dbtp, 3)
 
 

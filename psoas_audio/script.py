@@ -13,6 +13,7 @@ from typing import Literal
 from .chime import DEFAULT_STYLE
 from .cues import CueWords, InnerCue, inner_cues
 from .errors import Loc
+from .pcm import to_samples
 from .routine import (
     Chime,
     Hold,
@@ -58,7 +59,6 @@ class Quiet:
 class Ring:
     style: str
     loc: Loc | None  # None for the final chime
-    gain_db: float = 0.0  # the return tick is softer than a chime
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,6 @@ Instruction = Speak | Quiet | Ring | Mark  # one line of the flat script
 
 LONG_SILENCE = 60.0  # seconds of silence after which words are announced by a tick
 TICK_STYLE = "tick"
-TICK_GAIN_DB = -10.0  # well under the voice: a touch on the shoulder, not a bell
 TICK_LEAD = 1.5  # seconds from the tick's start to the words
 
 
@@ -104,15 +103,15 @@ def _announced(script: list[Instruction], longest: list[Instruction]) -> list[In
     if len(longest) != len(script):
         longest = script
     out: list[Instruction] = []
-    quiet = 0.0
+    quiet = 0  # in samples, as the timeline lays them: four pauses making 60 s are 60 s
     for item, at_longest in zip(script, longest, strict=True):
-        if isinstance(item, Speak) and quiet >= LONG_SILENCE:
-            out.append(Ring(TICK_STYLE, item.loc, TICK_GAIN_DB))
+        if isinstance(item, Speak) and quiet >= to_samples(LONG_SILENCE):
+            out.append(Ring(TICK_STYLE, item.loc))  # as soft as level.py makes it
             out.append(Quiet(TICK_LEAD - tick_seconds(), "gap", item.loc))
         if isinstance(at_longest, Quiet):
-            quiet += at_longest.seconds
+            quiet += to_samples(at_longest.seconds)
         elif not isinstance(at_longest, Mark):
-            quiet = 0.0
+            quiet = 0
         out.append(item)
     return out
 
@@ -159,9 +158,9 @@ def _expand(
             case Chime(chime=style):
                 yield Ring(style, here)
             case Section(section=title, steps=inner_steps):
-                yield Mark(fill(title, scope), opening=True)
+                yield Mark(_title(title, scope), opening=True)
                 yield from _expand(inner_steps, (*here, "steps"), scope, words)
-                yield Mark(fill(title, scope), opening=False)
+                yield Mark(_title(title, scope), opening=False)
             case Sides(sides=sides, steps=inner_steps):
                 for side in sides:
                     side_scope = {**scope, "side": side}
@@ -170,6 +169,13 @@ def _expand(
                 for rep in range(1, count + 1):
                     inner_scope = {**scope, "rep": rep, "reps": count}
                     yield from _expand(inner_steps, (*here, "steps"), inner_scope, words)
+
+
+def _title(title: str, scope: Mapping[str, object]) -> str:
+    """A section's title as a chapter list shows it: "{side} side" with sides [left, right]
+    is "Left side" (the side as spoken stays "left" in the lines)."""
+    filled = fill(title, scope)
+    return filled[:1].upper() + filled[1:] if title.startswith("{") else filled
 
 
 def _said(step: Say | Hold | Rest, scope: Mapping[str, object]) -> str:

@@ -20,7 +20,14 @@ from .durations import (
     spoken_length,
 )
 from .errors import Loc, Problem, UsageError, did_you_mean
-from .steps import ACTIONS, DURATION_FIELDS, NEEDS_AN_ACTION, VALUE_FIELDS, primary_actions
+from .steps import (
+    ACTIONS,
+    DURATION_FIELDS,
+    NEEDS_AN_ACTION,
+    VALUE_FIELDS,
+    action_of,
+    primary_actions,
+)
 from .yamlsource import SourceDocument, control_character
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -246,7 +253,13 @@ class _Templater:
         return fill(text, visible)
 
     def _check_step(self, step: dict[str, Any], loc: Loc, loop_vars: frozenset[str]) -> None:
-        if "then" in step and "say" not in step:
+        kind = action_of(step)
+        if "then" in step and kind not in ("say", "hold", "rest"):
+            self.report(
+                (*loc, "then"),
+                "'then' is the short form of a line: only a say, hold or rest step has one",
+            )
+        elif "then" in step and "say" not in step:
             self.report((*loc, "then"), "'then' is the short form of the step's 'say': add one")
         elif "then" in step and "rep" not in loop_vars:
             self.report(

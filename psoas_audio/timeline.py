@@ -138,7 +138,7 @@ def plan(
             if after_speech():
                 add(to_samples(settings.before_chime), "silence", "gap")
             step = step_path(item.loc) if item.loc else None
-            add(chime_lengths[item.style], "chime", "chime", item.style, step, item.gain_db)
+            add(chime_lengths[item.style], "chime", "chime", item.style, step)
         elif item.opening:
             open_sections.append((item.title, events[-1].end))
         else:

@@ -185,7 +185,7 @@ def test_plan_json_has_the_documented_shape() -> None:
                                                    "rest", "chime"}  # fmt: skip
     assert all(round(e["start"], 3) == e["start"] for e in plan["events"])  # milliseconds
     assert [set(s) for s in plan["sections"]] == [{"title", "start", "end"}] * 2
-    assert [s["title"] for s in plan["sections"]] == ["left side", "right side"]
+    assert [s["title"] for s in plan["sections"]] == ["Left side", "Right side"]
 
 
 def test_plan_table_shows_start_kind_text_and_the_total() -> None:
@@ -194,7 +194,7 @@ def test_plan_table_shows_start_kind_text_and_the_total() -> None:
     lines = out.splitlines()
     assert lines[0] == "Lunge mini"
     assert "  00:01  speech   Ease off if anything hurts." in lines
-    assert "         == left side ==" in lines
+    assert "         == Left side ==" in lines
     assert lines[-2:] == [
         "voice fake: Calm, 140 wpm; its lines are spoken at 140 wpm",
         "total 00:59 (58.630s)",

@@ -295,8 +295,9 @@ steps:
 
 
 def onset(audio: Audio, near: float, threshold_db: float = -45) -> float:
-    """Where sound first rises above the threshold within half a second of `near`."""
-    start = int((near - 0.5) * RATE)
+    """Where sound first rises above the threshold from 0.2 s before `near` (a one-word cue
+    at 140 wpm can still be ending half a second before the next)."""
+    start = int((near - 0.2) * RATE)
     window = np.abs(audio[start : start + RATE]) > 10 ** (threshold_db / 20)
     assert window.any(), f"no sound near {near:.3f}s"
     return (start + int(np.argmax(window))) / RATE

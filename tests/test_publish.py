@@ -278,7 +278,7 @@ def test_a_chapter_link_moves_its_own_player_to_the_chapter(
     chapters = json.loads((site / "lunge-mini.chapters.json").read_text())["chapters"]
     assert len(links) == len(chapters) == 3
     name = links[2].accessible_name
-    assert name.startswith("Play Lunge mini from 0:") and name.endswith(": right side")
+    assert name.startswith("Play Lunge mini from 0:") and name.endswith(": Right side")
     start_at = float(links[2].get_attribute("data-start") or "nan")
     assert start_at == chapters[2]["startTime"] > 10
     browser.execute_script("arguments[0].scrollIntoView()", links[2])

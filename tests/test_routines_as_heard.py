@@ -95,7 +95,7 @@ def test_words_after_a_minute_of_silence_come_after_a_soft_tick(path: Path) -> N
         assert tick.kind == "chime" and tick.text == "tick" and tick.start == events[last].end
         words = next(e for e in events[last + 2 :] if e.kind == "speech")
         assert 1.0 <= to_seconds(words.start - tick.start) <= 3.0
-        assert to_seconds(tick.length) < 1.0 and tick.gain_db < 0
+        assert to_seconds(tick.length) < 1.0
     if path.stem == "psoas-release":
         assert long_silences(events), "the flagship's rest is long"
 
