@@ -302,7 +302,8 @@ class Cache:
 def _identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
     """What changes when a file is replaced or written to: device, inode, size, and the
     modification and change times (a write moves both; putting the modification time back,
-    as `touch -r` does, moves the change time again)."""
+    as `touch -r` does, moves the change time again). Not seen: a write through a shared
+    memory map to pages already dirtied, whose times move only when the kernel flushes them."""
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
