@@ -73,7 +73,8 @@ TICK = ChimeStyle(
     release=0.15,
 )
 
-STYLES: dict[str, ChimeStyle] = {"bell": BELL, "bowl": BOWL, "tick": TICK}
+TICK_STYLE = "tick"  # also what announces words after a long silence (script.py)
+STYLES: dict[str, ChimeStyle] = {"bell": BELL, "bowl": BOWL, TICK_STYLE: TICK}
 DEFAULT_STYLE = "bell"
 VERSION = 1  # bump when chime() makes different samples, so cached chimes are made again
 

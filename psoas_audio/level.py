@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from . import heap, interrupts
 from .cache import Cache
+from .chime import TICK_STYLE
 from .pcm import Samples, Signal, quantize
-from .script import TICK_STYLE
 from .timeline import Event, Timeline
 
 if TYPE_CHECKING:  # the DSP is imported only when a track is leveled

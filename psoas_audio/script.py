@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .chime import DEFAULT_STYLE
+from .chime import DEFAULT_STYLE, STYLES, TICK_STYLE
 from .cues import CueWords, InnerCue, inner_cues
 from .errors import Loc
 from .pcm import to_samples
@@ -71,7 +71,6 @@ Instruction = Speak | Quiet | Ring | Mark  # one line of the flat script
 
 
 LONG_SILENCE = 60.0  # seconds of silence after which words are announced by a tick
-TICK_STYLE = "tick"
 TICK_LEAD = 1.5  # seconds from the tick's start to the words
 
 
@@ -107,19 +106,13 @@ def _announced(script: list[Instruction], longest: list[Instruction]) -> list[In
     for item, at_longest in zip(script, longest, strict=True):
         if isinstance(item, Speak) and quiet >= to_samples(LONG_SILENCE):
             out.append(Ring(TICK_STYLE, item.loc))  # as soft as level.py makes it
-            out.append(Quiet(TICK_LEAD - tick_seconds(), "gap", item.loc))
+            out.append(Quiet(TICK_LEAD - STYLES[TICK_STYLE].seconds, "gap", item.loc))
         if isinstance(at_longest, Quiet):
             quiet += to_samples(at_longest.seconds)
         elif not isinstance(at_longest, Mark):
             quiet = 0
         out.append(item)
     return out
-
-
-def tick_seconds() -> float:
-    from .chime import STYLES
-
-    return STYLES[TICK_STYLE].seconds
 
 
 def phrases(script: tuple[Instruction, ...]) -> list[str]:

@@ -74,9 +74,7 @@ def long_silences(events: tuple[Event, ...]) -> list[tuple[int, int]]:
     runs: list[tuple[int, int]] = []
     first = None
     for i, event in enumerate(events):
-        inside = event.role in ("hold", "rest", "pause") or (
-            event.role in ("countdown", "halfway", "remind")
-        )
+        inside = event.role in ("hold", "rest", "pause", "countdown", "halfway", "remind")
         if inside and first is None:
             first = i
         if not inside and first is not None:
